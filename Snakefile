@@ -1,0 +1,30 @@
+# Multi-level model collaboration: download -> pretrain -> finetune -> merge / ensemble
+# -> evaluate -> report. Logic lives in the `neulig` package; rules call its CLI.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, schema="workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/pretrained.smk"
+include: "workflow/rules/finetune.smk"
+include: "workflow/rules/merge.smk"
+include: "workflow/rules/ensemble.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        get_final_output(),

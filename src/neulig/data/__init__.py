@@ -1,0 +1,1 @@
+"""Datasets: sources (shipped, procedural, image folders) and the packed on-disk format."""

@@ -1,0 +1,66 @@
+"""Turn a task's config into the packed format: load the source, split with a fixed seed."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+
+from neulig.data.packed import Split, Task, write_task
+from neulig.data.sources import SOURCES, RawDataset
+
+log = logging.getLogger(__name__)
+
+
+def make_splits(raw: RawDataset, sizes: dict[str, int], seed: int) -> dict[str, Split]:
+    """Carve test / val / pretrain / train with a seeded permutation.
+
+    With one pool (``all``), test, val and pretrain are taken first and train is the rest. With
+    official ``train``/``test`` splits, test comes from the official test set and val, pretrain
+    and train from the official train set, so val is always held out from training data.
+    ``sizes["train"]`` (optional) caps the train split.
+    """
+    rng = np.random.default_rng(seed)
+    out: dict[str, Split] = {}
+
+    def take(pool: tuple[np.ndarray, np.ndarray], order: list[str]) -> None:
+        images, labels = pool
+        perm = rng.permutation(len(labels))
+        start = 0
+        for name in order:
+            count = sizes.get(name, 0) if name != "train" else sizes.get("train") or len(perm)
+            stop = min(start + count, len(perm))
+            if name != "train" and stop - start < count:
+                raise ValueError(
+                    f"split '{name}' asks for {count} images but only {len(perm) - start} remain"
+                )
+            idx = np.sort(perm[start:stop])
+            out[name] = Split(images[idx], labels[idx])
+            start = stop
+
+    if "all" in raw.splits:
+        take(raw.splits["all"], ["test", "val", "pretrain", "train"])
+    else:
+        take(raw.splits["test"], ["test"])
+        take(raw.splits["train"], ["val", "pretrain", "train"])
+    if len(out["train"].labels) == 0:
+        raise ValueError("no images left for the train split; lower test/val/pretrain sizes")
+    return out
+
+
+def prepare_task(name: str, spec: dict, seed: int, out_dir: str | os.PathLike) -> Task:
+    """Materialise one task into ``out_dir`` in the packed format."""
+    source = SOURCES[spec["source"]]
+    raw = source(spec, seed)
+    splits = make_splits(raw, spec.get("splits", {}), seed)
+    task = Task(
+        name=name,
+        classnames=list(raw.classnames),
+        templates=list(spec.get("templates") or raw.templates),
+        splits=splits,
+        meta={"source": spec["source"], "seed": seed},
+    )
+    write_task(out_dir, task)
+    log.info("%s: %s", name, {k: len(v.labels) for k, v in splits.items()})
+    return task

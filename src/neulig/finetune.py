@@ -1,0 +1,52 @@
+"""Fine-tune one expert: the vision tower learns, the zero-shot text head stays frozen."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from neulig.models import Head, Preprocess
+from neulig.training import batch_indices, seed_everything, warmup_cosine
+
+log = logging.getLogger(__name__)
+
+
+def finetune_expert(
+    visual: nn.Module,
+    head: Head,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    params: dict,
+    device: torch.device,
+) -> nn.Module:
+    """AdamW with warm-up + cosine on cross-entropy through the frozen head.
+
+    Args:
+        visual: the pretrained vision tower (trained in place).
+        head: the task's frozen zero-shot head.
+        images: uint8 ``[N, H, W, 3]`` train images; labels: ``[N]``.
+        params: ``lr``, ``weight_decay``, ``batch_size``, ``steps``, ``warmup_steps``, ``seed``.
+    """
+    generator = seed_everything(params["seed"])
+    visual = visual.to(device).train()
+    weight = head.weight.to(device)
+    prep = Preprocess.for_tower(visual)
+    optimizer = torch.optim.AdamW(
+        visual.parameters(), lr=params["lr"], weight_decay=params["weight_decay"]
+    )
+    scheduler = warmup_cosine(optimizer, params["warmup_steps"], params["steps"])
+    batches = batch_indices(len(images), params["batch_size"], params["steps"], generator)
+    for idx in (bar := tqdm(batches, total=params["steps"], desc="finetune", mininterval=2)):
+        features = visual(prep(images[idx].to(device)))
+        logits = head.scale * F.normalize(features, dim=-1) @ weight.T
+        loss = F.cross_entropy(logits, labels[idx].to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    return visual.eval()

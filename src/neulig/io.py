@@ -1,0 +1,104 @@
+"""Atomic writes and safe checkpoint I/O.
+
+Every artifact goes to a temporary file in its final folder and is renamed into place, so an
+interrupted job never leaves a file that a later run could take as complete. Tensors are stored
+as safetensors: nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+
+class ArtifactError(RuntimeError):
+    """A missing, corrupt or mismatched artifact; the message names the file and the fix."""
+
+
+class ConfigError(ValueError):
+    """A config value the step cannot use; the message names the key."""
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    path = Path(path)
+    if not path.exists():
+        raise ArtifactError(f"{path}: not found; build it with `snakemake {path}`")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ArtifactError(f"{path}: corrupt JSON ({err}); delete it and rerun") from err
+
+
+def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, array, allow_pickle=False)
+
+
+def load_array(path: str | os.PathLike) -> np.ndarray:
+    path = Path(path)
+    if not path.exists():
+        raise ArtifactError(f"{path}: not found; run the download step for this task")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise ArtifactError(f"{path}: corrupt array file ({err}); delete it and rerun") from err
+
+
+def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor]) -> None:
+    """Save a flat dict of tensors as safetensors, atomically."""
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
+
+
+def load_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.exists():
+        raise ArtifactError(f"{path}: not found; build it with `snakemake {path}`")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ArtifactError(
+            f"{path}: corrupt or not a safetensors checkpoint ({err}); delete it and rerun"
+        ) from err
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, torch.Tensor], info: dict) -> None:
+    """Save a state dict with its JSON sidecar (``<path minus suffix>.json``)."""
+    path = Path(path)
+    save_tensors(path, state)
+    write_json(path.with_suffix(".json"), info)
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    path = Path(path)
+    return load_tensors(path), read_json(path.with_suffix(".json"))

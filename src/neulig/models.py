@@ -1,0 +1,162 @@
+"""open_clip models: creation, vision towers, zero-shot heads and image preprocessing.
+
+The project's tiny offline model is a regular open_clip architecture (``model_configs/``), so
+the offline default and the paper profile (``ViT-B-32`` / ``openai``) run through the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+import open_clip
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neulig.io import ArtifactError, load_checkpoint
+
+log = logging.getLogger(__name__)
+
+open_clip.add_model_config(Path(str(files("neulig") / "model_configs")))
+
+StateDict = dict[str, torch.Tensor]
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` picks CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def create_clip(model_name: str, pretrained: str | None, seed: int = 0) -> nn.Module:
+    """Build an open_clip CLIP; ``pretrained`` is a tag, a local file, or None for random init.
+
+    Raises:
+        ArtifactError: the weights cannot be found or fetched (offline, firewall, typo).
+    """
+    if model_name not in open_clip.list_models():
+        raise ArtifactError(
+            f"model '{model_name}' is not an open_clip architecture; "
+            f"pick one of open_clip.list_models() (e.g. ViT-B-32, NeuLig-Tiny-ViT-32)"
+        )
+    torch.manual_seed(seed)
+    try:
+        model = open_clip.create_model(model_name, pretrained=pretrained or None)
+    except Exception as err:  # open_clip/hub raise many types; all mean "no weights here"
+        hint = ""
+        if os.environ.get("HF_HUB_OFFLINE") == "1":
+            hint = " (HF_HUB_OFFLINE=1: downloads are off; put the weights file in place "
+            hint += "and set `pretrained` to its path)"
+        raise ArtifactError(
+            f"cannot load weights '{pretrained}' for {model_name}: {err}{hint}"
+        ) from err
+    return model.eval()
+
+
+def create_tokenizer(model_name: str):
+    return open_clip.get_tokenizer(model_name)
+
+
+def create_vision_tower(model_name: str) -> nn.Module:
+    """An uninitialised vision tower of ``model_name`` (weights come from a checkpoint)."""
+    return create_clip(model_name, pretrained=None).visual
+
+
+def load_vision_tower(path: str | os.PathLike, device: torch.device | str = "cpu") -> nn.Module:
+    """Load a vision-tower checkpoint written by :func:`neulig.io.save_checkpoint`."""
+    state, info = load_checkpoint(path)
+    visual = create_vision_tower(info["architecture"])
+    try:
+        visual.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise ArtifactError(
+            f"{path}: does not match architecture {info['architecture']} ({first}); "
+            "delete it and rerun the step that wrote it"
+        ) from err
+    return visual.to(device).eval()
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """Turns packed uint8 NHWC images into the tower's normalised NCHW input."""
+
+    image_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def for_tower(cls, visual: nn.Module) -> Preprocess:
+        size = visual.image_size
+        size = size[0] if isinstance(size, tuple | list) else size
+        cfg = getattr(visual, "preprocess_cfg", {}) or {}
+        mean = tuple(cfg.get("mean", open_clip.OPENAI_DATASET_MEAN))
+        std = tuple(cfg.get("std", open_clip.OPENAI_DATASET_STD))
+        return cls(int(size), mean, std)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.permute(0, 3, 1, 2).float().div_(255.0)
+        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
+            x = F.interpolate(
+                x, size=(self.image_size, self.image_size), mode="bicubic", antialias=True
+            ).clamp_(0, 1)
+        mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
+        return (x - mean) / std
+
+
+@dataclass
+class Head:
+    """A frozen zero-shot classification head: ``scale * normalize(z) @ weight.T``."""
+
+    weight: torch.Tensor  # [classes, embed_dim], unit-norm text embeddings
+    scale: float
+
+    def __call__(self, features: torch.Tensor) -> torch.Tensor:
+        return self.scale * F.normalize(features, dim=-1) @ self.weight.to(features).T
+
+    def to_tensors(self) -> StateDict:
+        return {"weight": self.weight, "scale": torch.tensor(self.scale)}
+
+    @classmethod
+    def from_tensors(cls, tensors: StateDict) -> Head:
+        return cls(tensors["weight"].float(), float(tensors["scale"]))
+
+
+@torch.no_grad()
+def build_head(
+    model: nn.Module, tokenizer, classnames: list[str], templates: list[str]
+) -> Head:
+    """Zero-shot head from the text tower: mean of class-name x template embeddings."""
+    weight = open_clip.build_zero_shot_classifier(
+        model, tokenizer, classnames, templates, num_classes_per_batch=10, device="cpu"
+    )
+    return Head(weight.T.contiguous().float(), float(model.logit_scale.exp()))
+
+
+@torch.no_grad()
+def encode_images(
+    visual: nn.Module,
+    images: torch.Tensor,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+) -> torch.Tensor:
+    """Image features (raw, unnormalised) of uint8 NHWC ``images``."""
+    from tqdm.auto import tqdm
+
+    visual = visual.to(device).eval()
+    prep = Preprocess.for_tower(visual)
+    chunks = range(0, len(images), batch_size)
+    out = [
+        visual(prep(images[i : i + batch_size].to(device))).float().cpu()
+        for i in tqdm(chunks, disable=not progress, desc="encode", leave=False)
+    ]
+    if not out:
+        return torch.empty(0, 0)
+    return torch.cat(out)

@@ -1,0 +1,70 @@
+"""The shared starting checkpoint: fetched open_clip weights, or a tiny CLIP trained here.
+
+Offline there is no CLIP to download, so the default trains a tiny open_clip CLIP with open_clip's
+own contrastive loss on captioned images from every task's *pretrain* slice (disjoint from the
+train/val/test splits). Its text tower then gives the zero-shot heads, exactly as a real CLIP's.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import open_clip
+import torch
+from tqdm.auto import tqdm
+
+from neulig.data.packed import Task
+from neulig.models import Preprocess, create_clip, create_tokenizer
+from neulig.training import batch_indices, seed_everything, warmup_cosine
+
+log = logging.getLogger(__name__)
+
+
+def captioned_pool(tasks: list[Task], tokenizer) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """All pretrain images, and for each image the token ids of every caption template."""
+    images, captions = [], []
+    for task in tasks:
+        split = task.splits["pretrain"]
+        tokens = torch.stack(
+            [tokenizer([t.format(c) for t in task.templates]) for c in task.classnames]
+        )  # [classes, templates, context]
+        images.append(torch.from_numpy(split.images))
+        captions.append(tokens[torch.from_numpy(split.labels)])
+    n_templates = min(c.shape[1] for c in captions)
+    captions = torch.cat([c[:, :n_templates] for c in captions])
+    return torch.cat(images), captions, torch.tensor(n_templates)
+
+
+def pretrain_clip(
+    tasks: list[Task], model_name: str, params: dict, device: torch.device
+) -> torch.nn.Module:
+    """Train a CLIP from scratch with :class:`open_clip.ClipLoss` on captioned images."""
+    generator = seed_everything(params["seed"])
+    model = create_clip(model_name, pretrained=None, seed=params["seed"]).to(device).train()
+    tokenizer = create_tokenizer(model_name)
+    images, captions, n_templates = captioned_pool(tasks, tokenizer)
+    prep = Preprocess.for_tower(model.visual)
+    loss_fn = open_clip.ClipLoss()
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"]
+    )
+    scheduler = warmup_cosine(optimizer, params["warmup_steps"], params["steps"])
+    batches = batch_indices(len(images), params["batch_size"], params["steps"], generator)
+    for idx in (bar := tqdm(batches, total=params["steps"], desc="pretrain", mininterval=2)):
+        choice = torch.randint(int(n_templates), (len(idx),), generator=generator)
+        text = captions[idx, choice].to(device)
+        image_features, text_features, logit_scale = model(prep(images[idx].to(device)), text)
+        loss = loss_fn(image_features, text_features, logit_scale)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, 4.6052)  # ln(100), as open_clip's trainer does
+        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    return model.eval()
+
+
+def load_pretrained(model_name: str, pretrained: str) -> torch.nn.Module:
+    """Fetch (or read from a local path) the published weights of ``model_name``."""
+    return create_clip(model_name, pretrained=pretrained)

@@ -1,0 +1,104 @@
+"""Tables and figures from the long table of evaluation records."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from neulig import io  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+# Display order and names of the table rows, as in the paper's main table.
+LABELS = {
+    "zero_shot": "Zero-shot (pretrained)",
+    "expert": "Fine-tuned experts (own task)",
+    "average": "Weight averaging",
+    "task_arithmetic": "Task arithmetic",
+    "ties": "TIES merging",
+    "ensemble_probabilities": "Ensemble (average of probabilities)",
+    "ensemble_features": "Ensemble (average of features)",
+}
+KIND_COLOURS = {"pretrained": "#999999", "expert": "#2b8cbe", "merge": "#e6550d",
+                "ensemble": "#31a354", "neulig": "#756bb1"}
+
+
+def load_records(paths: list[str | os.PathLike]) -> pd.DataFrame:
+    rows = []
+    for path in paths:
+        rows.extend(io.read_json(path))
+    return pd.DataFrame(rows)
+
+
+def accuracy_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Methods x tasks (+ Average). Experts count only on their own task, as in the paper."""
+    own = records["kind"] != "expert"
+    own |= records["model"] == "expert_" + records["task"]
+    table = records[own].pivot_table(index="method", columns="task", values="accuracy")
+    table["Average"] = table.mean(axis=1)
+    order = [m for m in LABELS if m in table.index] + sorted(set(table.index) - set(LABELS))
+    table = table.loc[order]
+    kinds = records.drop_duplicates("method").set_index("method")["kind"]
+    table.insert(0, "kind", kinds.reindex(table.index).values)
+    table.index = [LABELS.get(m, m) for m in table.index]
+    table.index.name = "method"
+    return table.round(2)
+
+
+def plot_by_task(table: pd.DataFrame, path: Path) -> None:
+    data = table.drop(columns=["kind", "Average"])
+    ax = data.T.plot.bar(figsize=(11, 4.5), width=0.85, colormap="tab10")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_xlabel("")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=7, ncol=2, loc="lower left")
+    ax.set_title("Accuracy per task")
+    plt.xticks(rotation=0)
+    _save(ax.figure, path)
+
+
+def plot_summary(table: pd.DataFrame, path: Path) -> None:
+    avg = table["Average"]
+    colours = [KIND_COLOURS.get(k, "#636363") for k in table["kind"]]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(avg) + 1.2))
+    ax.barh(avg.index[::-1], avg.values[::-1], color=colours[::-1])
+    for y, value in enumerate(avg.values[::-1]):
+        ax.text(value + 0.5, y, f"{value:.1f}", va="center", fontsize=8)
+    ax.set_xlim(0, 105)
+    ax.set_xlabel("average test accuracy over tasks (%)")
+    ax.set_title("Merged models vs ensembles vs experts")
+    _save(fig, path)
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    with io.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120, metadata={"Software": None})
+    plt.close(fig)
+
+
+def write_markdown(table: pd.DataFrame, path: Path, title: str) -> None:
+    text = f"# {title}\n\nTest accuracy (%) per task; one row per method.\n\n"
+    text += table.to_markdown(floatfmt=".2f") + "\n"
+    with io.atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_report(record_paths: list[str], out_dir: str | os.PathLike, params: dict) -> None:
+    out = Path(out_dir)
+    records = load_records(record_paths)
+    table = accuracy_table(records)
+    with io.atomic_path(out / "accuracy.csv") as tmp:
+        table.to_csv(tmp)
+    write_markdown(table, out / "accuracy.md", params.get("title", "Results"))
+    plot_by_task(table, out / "accuracy_by_task.png")
+    plot_summary(table, out / "merge_vs_ensemble.png")
+    log.info("report:\n%s", json.dumps(table["Average"].to_dict(), indent=1))

@@ -1,0 +1,178 @@
+"""The workflow steps behind the CLI: read inputs, call package functions, write outputs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from neulig import io
+from neulig.data.packed import load_task
+from neulig.evaluate import accuracy, evaluate_features, load_heads, record
+from neulig.io import ConfigError
+from neulig.models import build_head, create_tokenizer, encode_images, load_vision_tower
+from neulig.models import resolve_device
+
+log = logging.getLogger(__name__)
+
+
+def _device(args) -> torch.device:
+    return resolve_device(args.params.get("device", "auto"))
+
+
+def download(args) -> None:
+    """Materialise one task's dataset in the packed format (offline sources or local files)."""
+    from neulig.data.prepare import prepare_task
+
+    prepare_task(args.task, args.params["spec"], args.params["seed"], args.out)
+
+
+def pretrain(args) -> None:
+    """Provide the shared pretrained CLIP: vision tower checkpoint plus zero-shot heads."""
+    from neulig.pretrain import load_pretrained, pretrain_clip
+
+    p = args.params
+    tags_for_scratch = (None, "", "none", "scratch")
+    if p["pretrained"] in tags_for_scratch:
+        tasks = [load_task(d, splits=("pretrain",)) for d in args.data]
+        model = pretrain_clip(tasks, p["model"], p["recipe"], _device(args))
+    else:
+        tasks = [load_task(d, splits=()) for d in args.data]
+        model = load_pretrained(p["model"], p["pretrained"])
+    model = model.cpu().eval()
+    tokenizer = create_tokenizer(p["model"])
+    heads = {}
+    for task in tasks:
+        head = build_head(model, tokenizer, task.classnames, task.templates)
+        heads.update({f"{task.name}/{k}": v for k, v in head.to_tensors().items()})
+    io.save_tensors(args.out_heads, heads)
+    info = {"architecture": p["model"], "pretrained": p["pretrained"] or "scratch", "task": None}
+    io.save_checkpoint(args.out, model.visual.state_dict(), info)
+
+
+def finetune(args) -> None:
+    """Fine-tune one expert's vision tower on its task with the frozen zero-shot head."""
+    from neulig.finetune import finetune_expert
+
+    task = load_task(args.data, splits=("train", "val"))
+    heads = load_heads(io.load_tensors(args.heads))
+    if task.name not in heads:
+        raise io.ArtifactError(f"{args.heads}: no head for task '{task.name}'; rerun pretrain")
+    head = heads[task.name]
+    device = _device(args)
+    visual = load_vision_tower(args.pretrained, device)
+    images, labels = task.splits["train"].tensors()
+    visual = finetune_expert(visual, head, images, labels, args.params, device)
+    val_x, val_y = task.splits["val"].tensors()
+    val_acc = accuracy(head(encode_images(visual, val_x, device=device)), val_y)
+    log.info("%s: val accuracy %.2f", task.name, val_acc)
+    info = io.read_json(Path(args.pretrained).with_suffix(".json"))
+    info.update(task=task.name, metrics={"val_accuracy": round(val_acc, 4)}, recipe=args.params)
+    io.save_checkpoint(args.out, visual.cpu().state_dict(), info)
+
+
+def encode(args) -> None:
+    """Image features of one model on the given splits of every task (the evaluation cache)."""
+    device = _device(args)
+    visual = load_vision_tower(args.model, device)
+    out = {}
+    for root in args.data:
+        task = load_task(root, splits=tuple(args.splits))
+        for split, data in task.splits.items():
+            images, labels = data.tensors()
+            out[f"{task.name}/{split}"] = encode_images(visual, images, device=device)
+            out[f"{task.name}/{split}/labels"] = labels
+    io.save_tensors(args.out, out)
+
+
+def evaluate(args) -> None:
+    """Test accuracy of one model on every task, from its features and the zero-shot heads."""
+    heads = load_heads(io.load_tensors(args.heads))
+    features = io.load_tensors(args.features)
+    io.write_json(args.out, evaluate_features(args.name, args.method, args.kind, features, heads))
+
+
+def _val_accuracy(state, architecture, tasks, heads, device) -> float:
+    from neulig.models import create_vision_tower
+
+    visual = create_vision_tower(architecture)
+    visual.load_state_dict(state)
+    accs = []
+    for task in tasks:
+        images, labels = task.splits["val"].tensors()
+        z = encode_images(visual, images, device=device)
+        accs.append(accuracy(heads[task.name](z), labels))
+    return sum(accs) / len(accs)
+
+
+def merge(args) -> None:
+    """Merge the experts with one registry method; grid hyper-parameters chosen on val."""
+    from neulig.merging import MERGE_METHODS, merge
+
+    if args.method not in MERGE_METHODS:
+        raise ConfigError(f"merge.methods: unknown method '{args.method}'")
+    pretrained, info = io.load_checkpoint(args.pretrained)
+    experts = {}
+    for path in args.experts:
+        state, expert_info = io.load_checkpoint(path)
+        experts[expert_info["task"]] = state
+    hparams = dict(args.params.get("hparams", {}))
+    grid = args.params.get("search", {})
+    choice = {}
+    if grid:
+        device = _device(args)
+        heads = load_heads(io.load_tensors(args.heads))
+        tasks = [load_task(d, splits=("val",)) for d in args.data]
+        name, values = next(iter(grid.items()))
+        scores = {}
+        for value in values:
+            state = merge(args.method, pretrained, experts, **hparams, **{name: value})
+            scores[value] = _val_accuracy(state, info["architecture"], tasks, heads, device)
+            log.info("%s %s=%s: val %.2f", args.method, name, value, scores[value])
+        best = max(values, key=lambda v: (scores[v], -values.index(v)))
+        hparams[name] = best
+        choice = {"searched": name, "val_accuracy": {str(k): v for k, v in scores.items()}}
+    merged = merge(args.method, pretrained, experts, **hparams)
+    info.update(task=None, method=args.method, hparams=hparams, experts=sorted(experts), **choice)
+    io.save_checkpoint(args.out, merged, info)
+
+
+def ensemble(args) -> None:
+    """Prediction-level ensemble of the experts (from their cached features) on every task."""
+    from neulig.ensemble import ENSEMBLE_METHODS
+
+    heads = load_heads(io.load_tensors(args.heads))
+    cached = [io.load_tensors(f) for f in args.features]
+    rows = []
+    for task, head in heads.items():
+        z = torch.stack([c[f"{task}/test"] for c in cached])
+        y = cached[0][f"{task}/test/labels"]
+        scores = ENSEMBLE_METHODS[args.method](z, head)
+        rows.append(record(f"ensemble:{args.method}", f"ensemble_{args.method}", "ensemble",
+                           task, accuracy(scores, y), len(y), split="test"))
+    io.write_json(args.out, rows)
+
+
+def report(args) -> None:
+    """Tables (CSV + Markdown) and figures from every evaluation record."""
+    from neulig.reporting import write_report
+
+    write_report(args.records, args.out_dir, args.params)
+
+
+_many = {"nargs": "+", "required": True}
+_one = {"required": True}
+STEPS = {
+    "download": (download, {"--task": _one, "--out": _one}),
+    "pretrain": (pretrain, {"--data": _many, "--out": _one, "--out-heads": _one}),
+    "finetune": (finetune, {"--data": _one, "--pretrained": _one, "--heads": _one, "--out": _one}),
+    "encode": (encode, {"--model": _one, "--data": _many, "--splits": _many, "--out": _one}),
+    "evaluate": (evaluate, {"--features": _one, "--heads": _one, "--name": _one,
+                            "--method": _one, "--kind": _one, "--out": _one}),
+    "merge": (merge, {"--method": _one, "--pretrained": _one, "--experts": _many,
+                      "--data": _many, "--heads": _one, "--out": _one}),
+    "ensemble": (ensemble, {"--method": _one, "--features": _many, "--heads": _one,
+                            "--out": _one}),
+    "report": (report, {"--records": _many, "--out-dir": _one}),
+}

@@ -1,0 +1,100 @@
+# Helpers shared by the stage files: task/model lists, config slices passed as `params:`.
+import json
+import shlex
+
+TASKS = sorted(config["tasks"])
+MERGE_METHODS = config["merge"]["methods"]
+ENSEMBLE_METHODS = config["ensemble"]["methods"]
+MODELS = ["pretrained"] + [f"expert_{t}" for t in TASKS] + [f"merge_{m}" for m in MERGE_METHODS]
+ENV = "../../envs/neulig.yaml"
+
+
+wildcard_constraints:
+    task="|".join(TASKS),
+    method="[a-z_]+",
+    model="|".join(MODELS),
+
+
+def as_arg(value):
+    """A config slice as one shell-quoted JSON argument (also what Snakemake's params trigger sees)."""
+    return shlex.quote(json.dumps(value, sort_keys=True))
+
+
+def data_files(task):
+    return {"meta": f"data/{task}/meta.json"}
+
+
+def all_data_meta():
+    return expand("data/{task}/meta.json", task=TASKS)
+
+
+def task_dirs():
+    return [f"data/{t}" for t in TASKS]
+
+
+def download_params(task):
+    return {"spec": config["tasks"][task], "seed": config["seed"]}
+
+
+def pretrain_params():
+    return {
+        "model": config["model"]["name"],
+        "pretrained": config["model"]["pretrained"],
+        "recipe": {**config["pretrain"], "seed": config["seed"]},
+        "device": config["device"],
+    }
+
+
+def finetune_params(task):
+    recipe = {**config["finetune"], **config["tasks"][task].get("finetune", {})}
+    return {**recipe, "seed": config["seed"], "device": config["device"]}
+
+
+def merge_params(method):
+    slice_ = config["merge"].get(method, {})
+    return {
+        "hparams": slice_.get("hparams", {}),
+        "search": slice_.get("search", {}),
+        "device": config["device"],
+    }
+
+
+def get_checkpoint(wildcards):
+    model = wildcards.model
+    if model == "pretrained":
+        return "results/pretrained/vision.safetensors"
+    if model.startswith("expert_"):
+        return f"results/finetune/{model.removeprefix('expert_')}/vision.safetensors"
+    return f"results/merge/{model.removeprefix('merge_')}/vision.safetensors"
+
+
+def encode_splits(wildcards):
+    # Experts' train/val features feed the NeuLig router; other models only need test.
+    return "train val test" if wildcards.model.startswith("expert_") else "test"
+
+
+def model_kind(wildcards):
+    return wildcards.model.split("_", 1)[0]
+
+
+def model_method(wildcards):
+    kind, _, rest = wildcards.model.partition("_")
+    return {"pretrained": "zero_shot", "expert": "expert"}.get(kind, rest)
+
+
+def expert_checkpoints():
+    return expand("results/finetune/{task}/vision.safetensors", task=TASKS)
+
+
+def expert_features():
+    return expand("results/features/expert_{task}.safetensors", task=TASKS)
+
+
+def get_records():
+    return expand("results/eval/{model}.json", model=MODELS) + expand(
+        "results/ensemble/{method}.json", method=ENSEMBLE_METHODS
+    )
+
+
+def get_final_output():
+    return ["reports/accuracy.md", "reports/accuracy.csv"]

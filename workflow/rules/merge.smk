@@ -1,0 +1,23 @@
+rule merge_experts:
+    input:
+        meta=all_data_meta(),
+        pretrained="results/pretrained/vision.safetensors",
+        experts=expert_checkpoints(),
+        heads="results/pretrained/heads.safetensors",
+    output:
+        model="results/merge/{method}/vision.safetensors",
+        info="results/merge/{method}/vision.json",
+    params:
+        args=lambda w: as_arg(merge_params(w.method)),
+        data=task_dirs(),
+    threads: 1
+    log:
+        "logs/merge_experts/{method}.log",
+    benchmark:
+        "benchmarks/rules/merge_experts/{method}.tsv"
+    conda:
+        ENV
+    shell:
+        "neulig merge --method {wildcards.method} --params {params.args} --threads {threads}"
+        " --pretrained {input.pretrained} --experts {input.experts} --data {params.data}"
+        " --heads {input.heads} --out {output.model} > {log} 2>&1"

@@ -1,0 +1,28 @@
+rule report_tables:
+    input:
+        records=get_records(),
+    output:
+        csv=report("reports/accuracy.csv", caption="../report/accuracy.rst", category="Tables"),
+        md="reports/accuracy.md",
+        by_task=report(
+            "reports/accuracy_by_task.png",
+            caption="../report/accuracy_by_task.rst",
+            category="Figures",
+        ),
+        summary=report(
+            "reports/merge_vs_ensemble.png",
+            caption="../report/merge_vs_ensemble.rst",
+            category="Figures",
+        ),
+    params:
+        args=as_arg(config.get("report", {})),
+        out=lambda w, output: os.path.dirname(output.csv),
+    log:
+        "logs/report_tables.log",
+    benchmark:
+        "benchmarks/rules/report_tables.tsv"
+    conda:
+        ENV
+    shell:
+        "neulig report --params {params.args} --records {input.records} --out-dir {params.out}"
+        " > {log} 2>&1"
