@@ -6,13 +6,13 @@ the offline default and the paper profile (``ViT-B-32`` / ``openai``) run throug
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-import open_clip
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,9 +21,17 @@ from neulig.io import ArtifactError, load_checkpoint
 
 log = logging.getLogger(__name__)
 
-open_clip.add_model_config(Path(str(files("neulig") / "model_configs")))
-
 StateDict = dict[str, torch.Tensor]
+
+
+@functools.cache
+def _open_clip():
+    """open_clip, imported on first use (steps that only read features skip its ~1.5 s import),
+    with the project's model configs registered."""
+    import open_clip
+
+    open_clip.add_model_config(Path(str(files("neulig") / "model_configs")))
+    return open_clip
 
 
 def resolve_device(device: str) -> torch.device:
@@ -39,6 +47,7 @@ def create_clip(model_name: str, pretrained: str | None, seed: int = 0) -> nn.Mo
     Raises:
         ArtifactError: the weights cannot be found or fetched (offline, firewall, typo).
     """
+    open_clip = _open_clip()
     if model_name not in open_clip.list_models():
         raise ArtifactError(
             f"model '{model_name}' is not an open_clip architecture; "
@@ -59,7 +68,7 @@ def create_clip(model_name: str, pretrained: str | None, seed: int = 0) -> nn.Mo
 
 
 def create_tokenizer(model_name: str):
-    return open_clip.get_tokenizer(model_name)
+    return _open_clip().get_tokenizer(model_name)
 
 
 def create_vision_tower(model_name: str) -> nn.Module:
@@ -95,8 +104,8 @@ class Preprocess:
         size = visual.image_size
         size = size[0] if isinstance(size, tuple | list) else size
         cfg = getattr(visual, "preprocess_cfg", {}) or {}
-        mean = tuple(cfg.get("mean", open_clip.OPENAI_DATASET_MEAN))
-        std = tuple(cfg.get("std", open_clip.OPENAI_DATASET_STD))
+        mean = tuple(cfg.get("mean", _open_clip().OPENAI_DATASET_MEAN))
+        std = tuple(cfg.get("std", _open_clip().OPENAI_DATASET_STD))
         return cls(int(size), mean, std)
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
@@ -133,7 +142,7 @@ def build_head(
     model: nn.Module, tokenizer, classnames: list[str], templates: list[str]
 ) -> Head:
     """Zero-shot head from the text tower: mean of class-name x template embeddings."""
-    weight = open_clip.build_zero_shot_classifier(
+    weight = _open_clip().build_zero_shot_classifier(
         model, tokenizer, classnames, templates, num_classes_per_batch=10, device="cpu"
     )
     return Head(weight.T.contiguous().float(), float(model.logit_scale.exp()))

@@ -26,6 +26,12 @@ LABELS = {
     "ties": "TIES merging",
     "ensemble_probabilities": "Ensemble (average of probabilities)",
     "ensemble_features": "Ensemble (average of features)",
+    "neulig_ensemble": "NeuLig ensembling (sum_t beta_t z_t)",
+    "neulig_merge_per_sample": "NeuLig merging, per sample",
+    "neulig_merge_batch_first": "NeuLig merging, per batch (first sample's beta)",
+    "neulig_merge_batch_mean": "NeuLig merging, per batch (mean beta)",
+    "neulig_merge_per_task": "NeuLig merging, per task (static)",
+    "neulig_merge_global": "NeuLig merging, global (static)",
 }
 KIND_COLOURS = {"pretrained": "#999999", "expert": "#2b8cbe", "merge": "#e6550d",
                 "ensemble": "#31a354", "neulig": "#756bb1"}
@@ -38,11 +44,20 @@ def load_records(paths: list[str | os.PathLike]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def main_records(records: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the main table: experts on their own task, NeuLig over all tasks at once."""
+    keep = records["kind"] != "beta"
+    keep &= (records["kind"] != "expert") | (records["model"] == "expert_" + records["task"])
+    if "n_models" in records:
+        full = records["n_models"].max()
+        keep &= (records["kind"] != "neulig") | (records["n_models"] == full)
+    return records[keep]
+
+
 def accuracy_table(records: pd.DataFrame) -> pd.DataFrame:
-    """Methods x tasks (+ Average). Experts count only on their own task, as in the paper."""
-    own = records["kind"] != "expert"
-    own |= records["model"] == "expert_" + records["task"]
-    table = records[own].pivot_table(index="method", columns="task", values="accuracy")
+    """Methods x tasks (+ Average), like the paper's main table."""
+    records = main_records(records)
+    table = records.pivot_table(index="method", columns="task", values="accuracy")
     table["Average"] = table.mean(axis=1)
     order = [m for m in LABELS if m in table.index] + sorted(set(table.index) - set(LABELS))
     table = table.loc[order]
@@ -85,9 +100,9 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def write_markdown(table: pd.DataFrame, path: Path, title: str) -> None:
+def write_markdown(table: pd.DataFrame, path: Path, title: str, extra: str = "") -> None:
     text = f"# {title}\n\nTest accuracy (%) per task; one row per method.\n\n"
-    text += table.to_markdown(floatfmt=".2f") + "\n"
+    text += table.to_markdown(floatfmt=".2f") + "\n" + extra
     with io.atomic_path(path) as tmp:
         tmp.write_text(text)
 
@@ -98,7 +113,18 @@ def write_report(record_paths: list[str], out_dir: str | os.PathLike, params: di
     table = accuracy_table(records)
     with io.atomic_path(out / "accuracy.csv") as tmp:
         table.to_csv(tmp)
-    write_markdown(table, out / "accuracy.md", params.get("title", "Results"))
+    extra = ""
+    if (records["kind"] == "neulig").any():
+        from neulig import reporting_neulig as nl
+
+        gaps = nl.gap_table(records)
+        with io.atomic_path(out / "neulig_gap.csv") as tmp:
+            gaps.to_csv(tmp, index=False)
+        nl.plot_model_counts(gaps, out / "neulig_model_counts.png")
+        nl.plot_gaps(gaps, out / "neulig_gap.png")
+        nl.plot_betas(records, out / "neulig_beta.png")
+        extra = nl.neulig_markdown(gaps)
+    write_markdown(table, out / "accuracy.md", params.get("title", "Results"), extra)
     plot_by_task(table, out / "accuracy_by_task.png")
     plot_summary(table, out / "merge_vs_ensemble.png")
     log.info("report:\n%s", json.dumps(table["Average"].to_dict(), indent=1))

@@ -72,24 +72,19 @@ def finetune(args) -> None:
     io.save_checkpoint(args.out, visual.cpu().state_dict(), info)
 
 
-def encode(args) -> None:
-    """Image features of one model on the given splits of every task (the evaluation cache)."""
+def evaluate(args) -> None:
+    """Encode every task's splits with one model (the feature cache) and score it on test."""
     device = _device(args)
     visual = load_vision_tower(args.model, device)
-    out = {}
+    heads = load_heads(io.load_tensors(args.heads))
+    features = {}
     for root in args.data:
         task = load_task(root, splits=tuple(args.splits))
         for split, data in task.splits.items():
             images, labels = data.tensors()
-            out[f"{task.name}/{split}"] = encode_images(visual, images, device=device)
-            out[f"{task.name}/{split}/labels"] = labels
-    io.save_tensors(args.out, out)
-
-
-def evaluate(args) -> None:
-    """Test accuracy of one model on every task, from its features and the zero-shot heads."""
-    heads = load_heads(io.load_tensors(args.heads))
-    features = io.load_tensors(args.features)
+            features[f"{task.name}/{split}"] = encode_images(visual, images, device=device)
+            features[f"{task.name}/{split}/labels"] = labels
+    io.save_tensors(args.out_features, features)
     io.write_json(args.out, evaluate_features(args.name, args.method, args.kind, features, heads))
 
 
@@ -154,6 +149,69 @@ def ensemble(args) -> None:
     io.write_json(args.out, rows)
 
 
+def _stack_features(cached: list[dict], task: str, split: str):
+    from neulig.ligand import TaskFeatures
+
+    z = torch.stack([c[f"{task}/{split}"] for c in cached], dim=1)
+    return TaskFeatures(z, cached[0][f"{task}/{split}/labels"])
+
+
+def route(args) -> None:
+    """Train NeuLig's router over a combination of experts and score every merge granularity."""
+    from neulig.dynamic_merge import ExpertStack
+    from neulig.ligand import ensemble_accuracy, fuse, parameter_offsets, train_router
+    from neulig.models import create_vision_tower
+
+    p = args.params
+    tasks = args.combo.split("+")
+    if len(args.experts) != len(tasks) or len(args.features) != len(tasks):
+        raise ConfigError(f"combination {args.combo}: need one expert and features file per task")
+    heads = load_heads(io.load_tensors(args.heads))
+    heads = {t: heads[t] for t in tasks}
+    cached = [io.load_tensors(f) for f in args.features]
+    states, infos = zip(*(io.load_checkpoint(e) for e in args.experts), strict=True)
+    if [i["task"] for i in infos] != tasks:
+        raise ConfigError(f"experts {args.experts} do not match combination {args.combo}")
+    split = {s: {t: _stack_features(cached, t, s) for t in tasks} for s in ("train", "val", "test")}
+    offsets = parameter_offsets(list(states))
+    router, info = train_router(split["train"], split["val"], heads, offsets, p)
+
+    stack = ExpertStack(create_vision_tower(infos[0]["architecture"]), list(states))
+    test_betas = {t: router(d.features).detach() for t, d in split["test"].items()}
+    val_betas = {t: router(d.features).detach() for t, d in split["val"].items()}
+    global_beta = torch.cat(list(val_betas.values())).mean(dim=0)
+    model, n_models = f"neulig_{args.combo}", len(tasks)
+    rows = [record(model, "neulig_ensemble", "neulig", t, acc, len(split["test"][t].labels),
+                   combo=args.combo, n_models=n_models)
+            for t, acc in ensemble_accuracy(router, split["test"], heads).items()]
+    for root in args.data:
+        task = load_task(root, splits=("test",))
+        images, labels = task.splits["test"].tensors()
+        betas = test_betas[task.name]
+        features = {
+            "per_sample": stack.forward_per_sample(betas, images),
+            "batch_first": stack.forward_per_batch(betas, images, p["eval_batch_size"], "first"),
+            "batch_mean": stack.forward_per_batch(betas, images, p["eval_batch_size"], "mean"),
+            "per_task": stack.forward_static(val_betas[task.name].mean(dim=0), images),
+            "global": stack.forward_static(global_beta, images),
+        }
+        for granularity, z in features.items():
+            acc = accuracy(heads[task.name](z), labels)
+            rows.append(record(model, f"neulig_merge_{granularity}", "neulig", task.name, acc,
+                               len(labels), combo=args.combo, n_models=n_models))
+        log.info("%s: ensemble vs per-sample merge done", task.name)
+    for t in tasks:
+        mean_beta = test_betas[t].mean(dim=0).tolist()
+        rows.append({"model": model, "method": "neulig_beta", "kind": "beta", "task": t,
+                     "combo": args.combo, "n_models": n_models, "experts": tasks,
+                     "mean_beta": [round(b, 4) for b in mean_beta]})
+    router_state = dict(router.state_dict())
+    router_state.update({f"test_beta/{t}": b for t, b in test_betas.items()}, offsets=offsets)
+    io.save_tensors(args.out_router, router_state)
+    io.write_json(args.out, rows)
+    io.write_json(Path(args.out_router).with_suffix(".json"), {"combo": args.combo, **info})
+
+
 def report(args) -> None:
     """Tables (CSV + Markdown) and figures from every evaluation record."""
     from neulig.reporting import write_report
@@ -167,12 +225,14 @@ STEPS = {
     "download": (download, {"--task": _one, "--out": _one}),
     "pretrain": (pretrain, {"--data": _many, "--out": _one, "--out-heads": _one}),
     "finetune": (finetune, {"--data": _one, "--pretrained": _one, "--heads": _one, "--out": _one}),
-    "encode": (encode, {"--model": _one, "--data": _many, "--splits": _many, "--out": _one}),
-    "evaluate": (evaluate, {"--features": _one, "--heads": _one, "--name": _one,
-                            "--method": _one, "--kind": _one, "--out": _one}),
+    "evaluate": (evaluate, {"--model": _one, "--data": _many, "--splits": _many, "--heads": _one,
+                            "--name": _one, "--method": _one, "--kind": _one,
+                            "--out-features": _one, "--out": _one}),
     "merge": (merge, {"--method": _one, "--pretrained": _one, "--experts": _many,
                       "--data": _many, "--heads": _one, "--out": _one}),
     "ensemble": (ensemble, {"--method": _one, "--features": _many, "--heads": _one,
                             "--out": _one}),
+    "route": (route, {"--combo": _one, "--experts": _many, "--features": _many, "--heads": _one,
+                      "--data": _many, "--out-router": _one, "--out": _one}),
     "report": (report, {"--records": _many, "--out-dir": _one}),
 }

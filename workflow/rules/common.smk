@@ -1,18 +1,37 @@
 # Helpers shared by the stage files: task/model lists, config slices passed as `params:`.
 import json
+import random
 import shlex
+from itertools import combinations
 
 TASKS = sorted(config["tasks"])
 MERGE_METHODS = config["merge"]["methods"]
 ENSEMBLE_METHODS = config["ensemble"]["methods"]
 MODELS = ["pretrained"] + [f"expert_{t}" for t in TASKS] + [f"merge_{m}" for m in MERGE_METHODS]
 ENV = "../../envs/neulig.yaml"
+NEULIG = config.get("neulig", {})
+
+
+def neulig_combos():
+    """All combinations of 2..T tasks, or a seeded sample where a model count has too many."""
+    rng = random.Random(config["seed"])
+    combos = []
+    for k in range(NEULIG.get("min_models", 2), len(TASKS) + 1):
+        group = list(combinations(TASKS, k))
+        if len(group) > NEULIG.get("max_combinations", 32):
+            group = sorted(rng.sample(group, NEULIG["max_combinations"]))
+        combos += ["+".join(c) for c in group]
+    return combos
+
+
+COMBOS = neulig_combos() if NEULIG else []
 
 
 wildcard_constraints:
     task="|".join(TASKS),
     method="[a-z_]+",
     model="|".join(MODELS),
+    combo="[a-z0-9_+]+",
 
 
 def as_arg(value):
@@ -90,9 +109,27 @@ def expert_features():
     return expand("results/features/expert_{task}.safetensors", task=TASKS)
 
 
+def neulig_params():
+    return {**NEULIG, "seed": config["seed"], "device": config["device"]}
+
+
+def get_combo_meta(wildcards):
+    return [f"data/{t}/meta.json" for t in wildcards.combo.split("+")]
+
+
+def get_combo_experts(wildcards):
+    return [f"results/finetune/{t}/vision.safetensors" for t in wildcards.combo.split("+")]
+
+
+def get_combo_features(wildcards):
+    return [f"results/features/expert_{t}.safetensors" for t in wildcards.combo.split("+")]
+
+
 def get_records():
-    return expand("results/eval/{model}.json", model=MODELS) + expand(
-        "results/ensemble/{method}.json", method=ENSEMBLE_METHODS
+    return (
+        expand("results/eval/{model}.json", model=MODELS)
+        + expand("results/ensemble/{method}.json", method=ENSEMBLE_METHODS)
+        + expand("results/neulig/{combo}/records.json", combo=COMBOS)
     )
 
 

@@ -14,6 +14,20 @@ rule report_tables:
             caption="../report/merge_vs_ensemble.rst",
             category="Figures",
         ),
+        neulig_gap=report(
+            "reports/neulig_gap.csv", caption="../report/neulig_gap.rst", category="NeuLig"
+        ),
+        neulig_counts=report(
+            "reports/neulig_model_counts.png",
+            caption="../report/neulig_model_counts.rst",
+            category="NeuLig",
+        ),
+        neulig_gap_plot=report(
+            "reports/neulig_gap.png", caption="../report/neulig_gap_plot.rst", category="NeuLig"
+        ),
+        neulig_beta=report(
+            "reports/neulig_beta.png", caption="../report/neulig_beta.rst", category="NeuLig"
+        ),
     params:
         args=as_arg(config.get("report", {})),
         out=lambda w, output: os.path.dirname(output.csv),

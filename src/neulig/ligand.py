@@ -1,0 +1,151 @@
+"""Neural Ligand (NeuLig): the Portland router and its two-term training loss.
+
+Portland turns the T frozen experts' image features of an input into merge coefficients
+beta(x) = softmax(W [z_1; ...; z_T] + b). The loss is ``alpha * L_a + beta_b * L_b``:
+
+- L_b: cross-entropy (``supervised``) or entropy (``semi``) of the input's task head applied to
+  the coefficient-weighted feature sum_t beta_t z_t (the feature-level, learned ensemble);
+- L_a: batch mean of (sum_t beta_t s_t)^2, where s_t is expert t's standardised parameter
+  offset, S_t = sum_j (theta_tj - mean_t theta_tj), standardised across experts. It pushes the
+  coefficient-weighted offsets to cancel, i.e. the merged weights to stay near the experts' mean.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from neulig.evaluate import accuracy
+from neulig.models import Head
+from neulig.training import batch_indices, seed_everything
+
+log = logging.getLogger(__name__)
+
+StateDict = dict[str, torch.Tensor]
+
+
+class Portland(nn.Module):
+    """One linear layer over the concatenated expert features, then a softmax over experts."""
+
+    def __init__(self, n_experts: int, dim: int, normalize: bool = False, temperature: float = 1.0):
+        super().__init__()
+        self.linear = nn.Linear(n_experts * dim, n_experts)
+        self.normalize = normalize
+        self.temperature = temperature
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """``features``: ``[B, T, d]`` -> coefficients ``[B, T]`` summing to 1."""
+        if self.normalize:
+            features = F.normalize(features, dim=-1)
+        return (self.linear(features.flatten(1)) / self.temperature).softmax(dim=-1)
+
+
+@torch.no_grad()
+def parameter_offsets(states: list[StateDict]) -> torch.Tensor:
+    """s_t: each expert's standardised scalar offset from the experts' mean parameters.
+
+    Computed once per router (the original code re-flattened every checkpoint per batch).
+    """
+    keys = sorted(states[0])
+    totals = torch.stack([sum(sd[k].double().sum() for k in keys) for sd in states])
+    offsets = totals - totals.mean()  # sum_j (theta_tj - mean_t theta_tj)
+    std = offsets.std(unbiased=True)
+    if not torch.isfinite(std) or std == 0:
+        return torch.zeros(len(states))
+    return ((offsets - offsets.mean()) / std).float()
+
+
+def alignment_loss(beta: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """L_a = mean over the batch of (sum_t beta_t s_t)^2."""
+    return (beta @ offsets.to(beta)).pow(2).mean()
+
+
+def supervised_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits, labels)
+
+
+def entropy_loss(logits: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean prediction entropy, -sum p log(p + 1e-6) (labels unused: the ``semi`` variant)."""
+    p = logits.softmax(dim=-1)
+    return -(p * (p + 1e-6).log()).sum(dim=-1).mean()
+
+
+TASK_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "supervised": supervised_loss,
+    "semi": entropy_loss,
+}
+
+
+def fuse(beta: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """sum_t beta_t z_t: ``[B, T]`` x ``[B, T, d]`` -> ``[B, d]``."""
+    return torch.einsum("bt,btd->bd", beta, features)
+
+
+@dataclass
+class TaskFeatures:
+    """The T experts' features of one task's split, ``[N, T, d]``, with labels ``[N]``."""
+
+    features: torch.Tensor
+    labels: torch.Tensor
+
+
+@torch.no_grad()
+def ensemble_accuracy(router: Portland, data: dict[str, TaskFeatures], heads: dict[str, Head]):
+    """Per-task accuracy of NeuLig's own ensemble, head(sum_t beta_t z_t)."""
+    return {
+        task: accuracy(heads[task](fuse(router(d.features), d.features)), d.labels)
+        for task, d in data.items()
+    }
+
+
+def train_router(
+    train: dict[str, TaskFeatures],
+    val: dict[str, TaskFeatures],
+    heads: dict[str, Head],
+    offsets: torch.Tensor,
+    params: dict,
+) -> tuple[Portland, dict]:
+    """Train Portland with Adam; the experts are frozen (only cached features are seen).
+
+    Each step visits every task in turn with one batch of its train split and that task's head,
+    and takes one optimiser step per task (as the original code). Every ``eval_every`` steps the
+    router is scored on the *val* split (NeuLig ensemble accuracy) and the best one is kept, not
+    on test as the original code did.
+    """
+    generator = seed_everything(params["seed"])
+    n_experts, dim = next(iter(train.values())).features.shape[1:]
+    router = Portland(n_experts, dim, params["normalize"], params["temperature"])
+    optimizer = torch.optim.Adam(router.parameters(), lr=params["lr"])
+    task_loss = TASK_LOSSES[params["loss"]]
+    alpha, beta_b = params["alpha"], params["beta"]
+    batches = {
+        task: batch_indices(len(d.labels), params["batch_size"], params["steps"], generator)
+        for task, d in train.items()
+    }
+    best = (-1.0, None, 0)
+    history = []
+    for step in tqdm(range(1, params["steps"] + 1), desc="router", mininterval=2):
+        for task, data in train.items():
+            idx = next(batches[task])
+            z = data.features[idx]
+            beta = router(z)
+            logits = heads[task](fuse(beta, z))
+            loss = alpha * alignment_loss(beta, offsets) + beta_b * task_loss(logits, data.labels[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        if step % params["eval_every"] == 0 or step == params["steps"]:
+            val_acc = ensemble_accuracy(router, val, heads)
+            mean_acc = sum(val_acc.values()) / len(val_acc)
+            history.append({"step": step, "val_accuracy": round(mean_acc, 4)})
+            if mean_acc > best[0]:
+                best = (mean_acc, copy.deepcopy(router.state_dict()), step)
+    router.load_state_dict(best[1])
+    return router.eval(), {"best_step": best[2], "best_val_accuracy": best[0], "history": history}
