@@ -1,6 +1,7 @@
 # Multi-level model collaboration: download -> pretrain -> finetune -> merge / ensemble
 # -> evaluate -> report. Logic lives in the `neulig` package; rules call its CLI.
 from snakemake.utils import min_version, validate
+from neulig.config import check_config
 
 min_version("9.0")
 
@@ -8,7 +9,10 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-validate(config, schema="workflow/schemas/config.schema.yaml")
+check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
+validate(
+    config, schema="workflow/schemas/config.schema.yaml"
+)  # fills in schema defaults
 
 
 report: "workflow/report/workflow.rst"

@@ -28,16 +28,21 @@ class ExpertStack:
 
     def merged(self, beta: torch.Tensor) -> StateDict:
         """theta(beta) for ``beta`` of shape ``[T]`` (one model) or ``[B, T]`` (one per input)."""
-        return {k: torch.tensordot(beta, v, dims=([beta.dim() - 1], [0])) for k, v in self.stacked.items()}
+        return {
+            k: torch.tensordot(beta, v, dims=([beta.dim() - 1], [0]))
+            for k, v in self.stacked.items()
+        }
 
     @torch.no_grad()
     def forward_static(self, beta: torch.Tensor, images: torch.Tensor, batch_size: int = 256):
         """Features of uint8 ``images`` under one merged model theta(beta)."""
         state = self.merged(beta)
-        return torch.cat([
-            functional_call(self.module, state, (self.prep(images[i : i + batch_size]),))
-            for i in range(0, len(images), batch_size)
-        ])
+        return torch.cat(
+            [
+                functional_call(self.module, state, (self.prep(images[i : i + batch_size]),))
+                for i in range(0, len(images), batch_size)
+            ]
+        )
 
     @torch.no_grad()
     def forward_per_sample(self, betas: torch.Tensor, images: torch.Tensor, chunk: int = 64):
@@ -53,11 +58,15 @@ class ExpertStack:
             warnings.filterwarnings("ignore", message=".*falling back to slow.*")
             warnings.filterwarnings("ignore", message=".*There is a performance drop.*")
             for i in range(0, len(images), chunk):
-                out.append(batched(self.merged(betas[i : i + chunk]), self.prep(images[i : i + chunk])))
+                out.append(
+                    batched(self.merged(betas[i : i + chunk]), self.prep(images[i : i + chunk]))
+                )
         return torch.cat(out)
 
     @torch.no_grad()
-    def forward_per_batch(self, betas: torch.Tensor, images: torch.Tensor, batch_size: int, rule: str):
+    def forward_per_batch(
+        self, betas: torch.Tensor, images: torch.Tensor, batch_size: int, rule: str
+    ):
         """One merged model per batch of ``batch_size`` inputs, from the batch's first
         sample's coefficients (``first``, the original code) or their mean (``mean``)."""
         out = []

@@ -22,13 +22,24 @@ def accuracy(scores: torch.Tensor, labels: torch.Tensor) -> float:
 
 def record(model: str, method: str, kind: str, task: str, acc: float, n: int, **extra) -> dict:
     """One row of the long results table that every table and figure reads."""
-    return {"model": model, "method": method, "kind": kind, "task": task,
-            "accuracy": round(acc, 4), "n": int(n), **extra}
+    return {
+        "model": model,
+        "method": method,
+        "kind": kind,
+        "task": task,
+        "accuracy": round(acc, 4),
+        "n": int(n),
+        **extra,
+    }
 
 
 def evaluate_features(
-    model: str, method: str, kind: str, features: dict[str, torch.Tensor],
-    heads: dict[str, Head], split: str = "test",
+    model: str,
+    method: str,
+    kind: str,
+    features: dict[str, torch.Tensor],
+    heads: dict[str, Head],
+    split: str = "test",
 ) -> list[dict]:
     """Records for one model from its features file (``<task>/<split>`` + ``/labels``)."""
     rows = []

@@ -137,7 +137,9 @@ def train_router(
             z = data.features[idx]
             beta = router(z)
             logits = heads[task](fuse(beta, z))
-            loss = alpha * alignment_loss(beta, offsets) + beta_b * task_loss(logits, data.labels[idx])
+            loss = alpha * alignment_loss(beta, offsets) + beta_b * task_loss(
+                logits, data.labels[idx]
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

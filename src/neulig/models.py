@@ -138,9 +138,7 @@ class Head:
 
 
 @torch.no_grad()
-def build_head(
-    model: nn.Module, tokenizer, classnames: list[str], templates: list[str]
-) -> Head:
+def build_head(model: nn.Module, tokenizer, classnames: list[str], templates: list[str]) -> Head:
     """Zero-shot head from the text tower: mean of class-name x template embeddings."""
     weight = _open_clip().build_zero_shot_classifier(
         model, tokenizer, classnames, templates, num_classes_per_batch=10, device="cpu"

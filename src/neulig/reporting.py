@@ -33,8 +33,13 @@ LABELS = {
     "neulig_merge_per_task": "NeuLig merging, per task (static)",
     "neulig_merge_global": "NeuLig merging, global (static)",
 }
-KIND_COLOURS = {"pretrained": "#999999", "expert": "#2b8cbe", "merge": "#e6550d",
-                "ensemble": "#31a354", "neulig": "#756bb1"}
+KIND_COLOURS = {
+    "pretrained": "#999999",
+    "expert": "#2b8cbe",
+    "merge": "#e6550d",
+    "ensemble": "#31a354",
+    "neulig": "#756bb1",
+}
 
 
 def load_records(paths: list[str | os.PathLike]) -> pd.DataFrame:

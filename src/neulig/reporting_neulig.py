@@ -53,8 +53,10 @@ def gap_summary(gaps: pd.DataFrame) -> pd.DataFrame:
 
 def plot_model_counts(gaps: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
-    for method, label, colour in ((ENSEMBLE, "NeuLig ensembling", "#31a354"),
-                                  (MERGE, "NeuLig merging (per sample)", "#756bb1")):
+    for method, label, colour in (
+        (ENSEMBLE, "NeuLig ensembling", "#31a354"),
+        (MERGE, "NeuLig merging (per sample)", "#756bb1"),
+    ):
         stats = gaps.groupby("n_models")[method].agg(["mean", "min", "max"])
         ax.plot(stats.index, stats["mean"], marker="o", label=label, color=colour)
         ax.fill_between(stats.index, stats["min"], stats["max"], alpha=0.2, color=colour)
@@ -79,7 +81,9 @@ def plot_gaps(gaps: pd.DataFrame, path: Path) -> None:
 
 
 def plot_betas(records: pd.DataFrame, path: Path) -> None:
-    betas = records[(records["kind"] == "beta") & (records["n_models"] == records["n_models"].max())]
+    betas = records[
+        (records["kind"] == "beta") & (records["n_models"] == records["n_models"].max())
+    ]
     experts = betas.iloc[0]["experts"]
     matrix = np.array([row for row in betas.set_index("task").loc[experts, "mean_beta"]])
     fig, ax = plt.subplots(figsize=(5, 4))
@@ -89,8 +93,15 @@ def plot_betas(records: pd.DataFrame, path: Path) -> None:
     ax.set_xlabel("expert")
     ax.set_ylabel("task of the test inputs")
     for (i, j), value in np.ndenumerate(matrix):
-        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                color="white" if value < 0.5 else "black")
+        ax.text(
+            j,
+            i,
+            f"{value:.2f}",
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if value < 0.5 else "black",
+        )
     fig.colorbar(image, ax=ax, label="mean beta")
     ax.set_title("Which expert each task's inputs pick")
     _save(fig, path)

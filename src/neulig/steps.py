@@ -11,8 +11,13 @@ from neulig import io
 from neulig.data.packed import load_task
 from neulig.evaluate import accuracy, evaluate_features, load_heads, record
 from neulig.io import ConfigError
-from neulig.models import build_head, create_tokenizer, encode_images, load_vision_tower
-from neulig.models import resolve_device
+from neulig.models import (
+    build_head,
+    create_tokenizer,
+    encode_images,
+    load_vision_tower,
+    resolve_device,
+)
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +149,17 @@ def ensemble(args) -> None:
         z = torch.stack([c[f"{task}/test"] for c in cached])
         y = cached[0][f"{task}/test/labels"]
         scores = ENSEMBLE_METHODS[args.method](z, head)
-        rows.append(record(f"ensemble:{args.method}", f"ensemble_{args.method}", "ensemble",
-                           task, accuracy(scores, y), len(y), split="test"))
+        rows.append(
+            record(
+                f"ensemble:{args.method}",
+                f"ensemble_{args.method}",
+                "ensemble",
+                task,
+                accuracy(scores, y),
+                len(y),
+                split="test",
+            )
+        )
     io.write_json(args.out, rows)
 
 
@@ -159,7 +173,7 @@ def _stack_features(cached: list[dict], task: str, split: str):
 def route(args) -> None:
     """Train NeuLig's router over a combination of experts and score every merge granularity."""
     from neulig.dynamic_merge import ExpertStack
-    from neulig.ligand import ensemble_accuracy, fuse, parameter_offsets, train_router
+    from neulig.ligand import ensemble_accuracy, parameter_offsets, train_router
     from neulig.models import create_vision_tower
 
     p = args.params
@@ -181,9 +195,19 @@ def route(args) -> None:
     val_betas = {t: router(d.features).detach() for t, d in split["val"].items()}
     global_beta = torch.cat(list(val_betas.values())).mean(dim=0)
     model, n_models = f"neulig_{args.combo}", len(tasks)
-    rows = [record(model, "neulig_ensemble", "neulig", t, acc, len(split["test"][t].labels),
-                   combo=args.combo, n_models=n_models)
-            for t, acc in ensemble_accuracy(router, split["test"], heads).items()]
+    rows = [
+        record(
+            model,
+            "neulig_ensemble",
+            "neulig",
+            t,
+            acc,
+            len(split["test"][t].labels),
+            combo=args.combo,
+            n_models=n_models,
+        )
+        for t, acc in ensemble_accuracy(router, split["test"], heads).items()
+    ]
     for root in args.data:
         task = load_task(root, splits=("test",))
         images, labels = task.splits["test"].tensors()
@@ -197,14 +221,33 @@ def route(args) -> None:
         }
         for granularity, z in features.items():
             acc = accuracy(heads[task.name](z), labels)
-            rows.append(record(model, f"neulig_merge_{granularity}", "neulig", task.name, acc,
-                               len(labels), combo=args.combo, n_models=n_models))
+            rows.append(
+                record(
+                    model,
+                    f"neulig_merge_{granularity}",
+                    "neulig",
+                    task.name,
+                    acc,
+                    len(labels),
+                    combo=args.combo,
+                    n_models=n_models,
+                )
+            )
         log.info("%s: ensemble vs per-sample merge done", task.name)
     for t in tasks:
         mean_beta = test_betas[t].mean(dim=0).tolist()
-        rows.append({"model": model, "method": "neulig_beta", "kind": "beta", "task": t,
-                     "combo": args.combo, "n_models": n_models, "experts": tasks,
-                     "mean_beta": [round(b, 4) for b in mean_beta]})
+        rows.append(
+            {
+                "model": model,
+                "method": "neulig_beta",
+                "kind": "beta",
+                "task": t,
+                "combo": args.combo,
+                "n_models": n_models,
+                "experts": tasks,
+                "mean_beta": [round(b, 4) for b in mean_beta],
+            }
+        )
     router_state = dict(router.state_dict())
     router_state.update({f"test_beta/{t}": b for t, b in test_betas.items()}, offsets=offsets)
     io.save_tensors(args.out_router, router_state)
@@ -225,14 +268,43 @@ STEPS = {
     "download": (download, {"--task": _one, "--out": _one}),
     "pretrain": (pretrain, {"--data": _many, "--out": _one, "--out-heads": _one}),
     "finetune": (finetune, {"--data": _one, "--pretrained": _one, "--heads": _one, "--out": _one}),
-    "evaluate": (evaluate, {"--model": _one, "--data": _many, "--splits": _many, "--heads": _one,
-                            "--name": _one, "--method": _one, "--kind": _one,
-                            "--out-features": _one, "--out": _one}),
-    "merge": (merge, {"--method": _one, "--pretrained": _one, "--experts": _many,
-                      "--data": _many, "--heads": _one, "--out": _one}),
-    "ensemble": (ensemble, {"--method": _one, "--features": _many, "--heads": _one,
-                            "--out": _one}),
-    "route": (route, {"--combo": _one, "--experts": _many, "--features": _many, "--heads": _one,
-                      "--data": _many, "--out-router": _one, "--out": _one}),
+    "evaluate": (
+        evaluate,
+        {
+            "--model": _one,
+            "--data": _many,
+            "--splits": _many,
+            "--heads": _one,
+            "--name": _one,
+            "--method": _one,
+            "--kind": _one,
+            "--out-features": _one,
+            "--out": _one,
+        },
+    ),
+    "merge": (
+        merge,
+        {
+            "--method": _one,
+            "--pretrained": _one,
+            "--experts": _many,
+            "--data": _many,
+            "--heads": _one,
+            "--out": _one,
+        },
+    ),
+    "ensemble": (ensemble, {"--method": _one, "--features": _many, "--heads": _one, "--out": _one}),
+    "route": (
+        route,
+        {
+            "--combo": _one,
+            "--experts": _many,
+            "--features": _many,
+            "--heads": _one,
+            "--data": _many,
+            "--out-router": _one,
+            "--out": _one,
+        },
+    ),
     "report": (report, {"--records": _many, "--out-dir": _one}),
 }

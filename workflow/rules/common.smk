@@ -7,7 +7,11 @@ from itertools import combinations
 TASKS = sorted(config["tasks"])
 MERGE_METHODS = config["merge"]["methods"]
 ENSEMBLE_METHODS = config["ensemble"]["methods"]
-MODELS = ["pretrained"] + [f"expert_{t}" for t in TASKS] + [f"merge_{m}" for m in MERGE_METHODS]
+MODELS = (
+    ["pretrained"]
+    + [f"expert_{t}" for t in TASKS]
+    + [f"merge_{m}" for m in MERGE_METHODS]
+)
 ENV = "../../envs/neulig.yaml"
 NEULIG = config.get("neulig", {})
 
@@ -118,11 +122,15 @@ def get_combo_meta(wildcards):
 
 
 def get_combo_experts(wildcards):
-    return [f"results/finetune/{t}/vision.safetensors" for t in wildcards.combo.split("+")]
+    return [
+        f"results/finetune/{t}/vision.safetensors" for t in wildcards.combo.split("+")
+    ]
 
 
 def get_combo_features(wildcards):
-    return [f"results/features/expert_{t}.safetensors" for t in wildcards.combo.split("+")]
+    return [
+        f"results/features/expert_{t}.safetensors" for t in wildcards.combo.split("+")
+    ]
 
 
 def get_records():

@@ -6,19 +6,19 @@ rule evaluate_model:
     output:
         features="results/features/{model}.safetensors",
         records="results/eval/{model}.json",
-    params:
-        args=as_arg({"device": config["device"]}),
-        data=task_dirs(),
-        splits=encode_splits,
-        kind=model_kind,
-        method=model_method,
-    threads: 1
     log:
         "logs/evaluate_model/{model}.log",
     benchmark:
         "benchmarks/rules/evaluate_model/{model}.tsv"
     conda:
         ENV
+    threads: 1
+    params:
+        args=as_arg({"device": config["device"]}),
+        data=task_dirs(),
+        splits=encode_splits,
+        kind=model_kind,
+        method=model_method,
     shell:
         "neulig evaluate --params {params.args} --threads {threads} --model {input.model}"
         " --data {params.data} --splits {params.splits} --heads {input.heads}"

@@ -6,18 +6,18 @@ rule finetune_expert:
     output:
         model="results/finetune/{task}/vision.safetensors",
         info="results/finetune/{task}/vision.json",
-    params:
-        args=lambda w: as_arg(finetune_params(w.task)),
-        data=lambda w, input: os.path.dirname(input.meta),
-    threads: 1
-    resources:
-        gpu=1,
     log:
         "logs/finetune_expert/{task}.log",
     benchmark:
         "benchmarks/rules/finetune_expert/{task}.tsv"
     conda:
         ENV
+    threads: 1
+    resources:
+        gpu=1,
+    params:
+        args=lambda w: as_arg(finetune_params(w.task)),
+        data=lambda w, input: os.path.dirname(input.meta),
     shell:
         "neulig finetune --params {params.args} --threads {threads} --data {params.data}"
         " --pretrained {input.pretrained} --heads {input.heads} --out {output.model}"

@@ -7,16 +7,16 @@ rule merge_experts:
     output:
         model="results/merge/{method}/vision.safetensors",
         info="results/merge/{method}/vision.json",
-    params:
-        args=lambda w: as_arg(merge_params(w.method)),
-        data=task_dirs(),
-    threads: 1
     log:
         "logs/merge_experts/{method}.log",
     benchmark:
         "benchmarks/rules/merge_experts/{method}.tsv"
     conda:
         ENV
+    threads: 1
+    params:
+        args=lambda w: as_arg(merge_params(w.method)),
+        data=task_dirs(),
     shell:
         "neulig merge --method {wildcards.method} --params {params.args} --threads {threads}"
         " --pretrained {input.pretrained} --experts {input.experts} --data {params.data}"

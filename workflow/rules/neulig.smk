@@ -8,16 +8,16 @@ rule train_router:
         router="results/neulig/{combo}/router.safetensors",
         info="results/neulig/{combo}/router.json",
         records="results/neulig/{combo}/records.json",
-    params:
-        args=as_arg(neulig_params()),
-        data=lambda w, input: [os.path.dirname(m) for m in input.meta],
-    threads: 1
     log:
         "logs/train_router/{combo}.log",
     benchmark:
         "benchmarks/rules/train_router/{combo}.tsv"
     conda:
         ENV
+    threads: 1
+    params:
+        args=as_arg(neulig_params()),
+        data=lambda w, input: [os.path.dirname(m) for m in input.meta],
     shell:
         "neulig route --combo {wildcards.combo} --params {params.args} --threads {threads}"
         " --experts {input.experts} --features {input.features} --heads {input.heads}"

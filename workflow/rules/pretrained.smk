@@ -5,18 +5,18 @@ rule pretrain_clip:
         model="results/pretrained/vision.safetensors",
         info="results/pretrained/vision.json",
         heads="results/pretrained/heads.safetensors",
-    params:
-        args=as_arg(pretrain_params()),
-        data=task_dirs(),
-    threads: 2
-    resources:
-        gpu=1,
     log:
         "logs/pretrain_clip.log",
     benchmark:
         "benchmarks/rules/pretrain_clip.tsv"
     conda:
         ENV
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        args=as_arg(pretrain_params()),
+        data=task_dirs(),
     shell:
         "neulig pretrain --params {params.args} --threads {threads} --data {params.data}"
         " --out {output.model} --out-heads {output.heads} > {log} 2>&1"

@@ -9,11 +9,14 @@ import numpy as np
 
 from neulig.data.packed import Split, Task, write_task
 from neulig.data.sources import SOURCES, RawDataset
+from neulig.io import ConfigError
 
 log = logging.getLogger(__name__)
 
 
-def make_splits(raw: RawDataset, sizes: dict[str, int], seed: int) -> dict[str, Split]:
+def make_splits(
+    raw: RawDataset, sizes: dict[str, int], seed: int, task: str = "task"
+) -> dict[str, Split]:
     """Carve test / val / pretrain / train with a seeded permutation.
 
     With one pool (``all``), test, val and pretrain are taken first and train is the rest. With
@@ -32,8 +35,9 @@ def make_splits(raw: RawDataset, sizes: dict[str, int], seed: int) -> dict[str, 
             count = sizes.get(name, 0) if name != "train" else sizes.get("train") or len(perm)
             stop = min(start + count, len(perm))
             if name != "train" and stop - start < count:
-                raise ValueError(
-                    f"split '{name}' asks for {count} images but only {len(perm) - start} remain"
+                raise ConfigError(
+                    f"tasks.{task}.splits.{name}: asks for {count} images but only "
+                    f"{len(perm) - start} remain; lower it"
                 )
             idx = np.sort(perm[start:stop])
             out[name] = Split(images[idx], labels[idx])
@@ -45,15 +49,18 @@ def make_splits(raw: RawDataset, sizes: dict[str, int], seed: int) -> dict[str, 
         take(raw.splits["test"], ["test"])
         take(raw.splits["train"], ["val", "pretrain", "train"])
     if len(out["train"].labels) == 0:
-        raise ValueError("no images left for the train split; lower test/val/pretrain sizes")
+        raise ConfigError(f"tasks.{task}.splits: no images left for train; lower test/val/pretrain")
     return out
 
 
 def prepare_task(name: str, spec: dict, seed: int, out_dir: str | os.PathLike) -> Task:
     """Materialise one task into ``out_dir`` in the packed format."""
-    source = SOURCES[spec["source"]]
-    raw = source(spec, seed)
-    splits = make_splits(raw, spec.get("splits", {}), seed)
+    if spec.get("source") not in SOURCES:
+        raise ConfigError(
+            f"tasks.{name}.source: unknown source {spec.get('source')!r}; known: {sorted(SOURCES)}"
+        )
+    raw = SOURCES[spec["source"]](spec, seed)
+    splits = make_splits(raw, spec.get("splits", {}), seed, name)
     task = Task(
         name=name,
         classnames=list(raw.classnames),

@@ -96,9 +96,13 @@ def gratings(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray, list
         theta = math.radians(GRATING_ANGLES[label] + rng.uniform(-4, 4))
         cycles = rng.uniform(2.0, 4.5)
         phase = rng.uniform(0, 2 * math.pi)
-        wave = 0.5 + 0.5 * np.sin(2 * math.pi * cycles * (xx * math.cos(theta) + yy * math.sin(theta)) + phase)
+        wave = 0.5 + 0.5 * np.sin(
+            2 * math.pi * cycles * (xx * math.cos(theta) + yy * math.sin(theta)) + phase
+        )
         bg, fg = _colours(rng)
-        image = np.asarray(bg, np.float32) + wave[..., None] * (np.subtract(fg, bg, dtype=np.float32))
+        image = np.asarray(bg, np.float32) + wave[..., None] * (
+            np.subtract(fg, bg, dtype=np.float32)
+        )
         image = image + rng.normal(0.0, NOISE_STD, size=image.shape)
         images[i] = np.clip(np.rint(image), 0, 255).astype(np.uint8)
     names = [f"stripes at {angle:g} degrees" for angle in GRATING_ANGLES]
@@ -118,9 +122,15 @@ def letters(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[
         mask = Image.new("L", (big, big), 0)
         offset = rng.uniform(-0.12, 0.12, size=2) * big
         ImageDraw.Draw(mask).text(
-            (big / 2 + offset[0], big / 2 + offset[1]), LETTERS[label], fill=255, font=font, anchor="mm"
+            (big / 2 + offset[0], big / 2 + offset[1]),
+            LETTERS[label],
+            fill=255,
+            font=font,
+            anchor="mm",
         )
         mask = mask.rotate(rng.uniform(-15, 15), resample=Image.Resampling.BILINEAR)
-        canvas = Image.composite(Image.new("RGB", (big, big), fg), Image.new("RGB", (big, big), bg), mask)
+        canvas = Image.composite(
+            Image.new("RGB", (big, big), fg), Image.new("RGB", (big, big), bg), mask
+        )
         images[i] = _finish(canvas, size, rng)
     return images, labels.astype(np.int64), [f"letter {c}" for c in LETTERS]

@@ -24,7 +24,9 @@ def add_scaled(base: StateDict, delta: StateDict, scale: float) -> StateDict:
 @torch.no_grad()
 def weighted_sum(states: list[StateDict], weights: list[float] | torch.Tensor) -> StateDict:
     """sum_t w_t * theta_t over the keys of the first state."""
-    return {k: sum(w * sd[k].float() for w, sd in zip(weights, states, strict=True)) for k in states[0]}
+    return {
+        k: sum(w * sd[k].float() for w, sd in zip(weights, states, strict=True)) for k in states[0]
+    }
 
 
 @torch.no_grad()

@@ -1,0 +1,38 @@
+# `make run` installs everything into .venv and runs the default workflow; `make test` runs the
+# test suite. Both are idempotent: the venv is rebuilt only when pyproject.toml changes.
+VENV    ?= .venv
+PYTHON  ?= python3
+CORES   ?= 2
+BIN     := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export HF_HUB_OFFLINE ?= 1
+
+.PHONY: setup run test lint report benchmark push pull clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: setup
+	$(BIN)/snakemake --cores $(CORES)
+
+report: run
+	$(BIN)/snakemake --report reports/report.html
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint
+
+benchmark: setup
+	$(BIN)/python benchmarks/run_benchmarks.py
+
+clean:
+	rm -rf results logs benchmarks/rules .snakemake
