@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from neulig.data.sources import SOURCES
 from neulig.ensemble import ENSEMBLE_METHODS
 from neulig.merging import MERGE_METHODS
 
@@ -49,6 +50,8 @@ def test_schema_enums_match_the_registries():
     assert set(schema["ensemble"]["properties"]["methods"]["items"]["enum"]) == set(
         ENSEMBLE_METHODS
     )
+    task = schema["tasks"]["additionalProperties"]["properties"]
+    assert set(task["source"]["enum"]) == set(SOURCES)
 
 
 @pytest.mark.parametrize(

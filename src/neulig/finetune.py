@@ -10,7 +10,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from neulig.models import Head, Preprocess
-from neulig.training import batch_indices, seed_everything, warmup_cosine
+from neulig.training import TrainState, batch_indices, seed_everything, warmup_cosine
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ def finetune_expert(
     labels: torch.Tensor,
     params: dict,
     device: torch.device,
+    state: TrainState | None = None,
 ) -> nn.Module:
     """AdamW with warm-up + cosine on cross-entropy through the frozen head.
 
@@ -30,8 +31,10 @@ def finetune_expert(
         head: the task's frozen zero-shot head.
         images: uint8 ``[N, H, W, 3]`` train images; labels: ``[N]``.
         params: ``lr``, ``weight_decay``, ``batch_size``, ``steps``, ``warmup_steps``, ``seed``.
+        state: where to checkpoint the training state for in-job resume (optional).
     """
-    generator = seed_everything(params["seed"])
+    seed_everything(params["seed"])
+    state = state or TrainState(None, 0)
     visual = visual.to(device).train()
     weight = head.weight.to(device)
     prep = Preprocess.for_tower(visual)
@@ -39,8 +42,12 @@ def finetune_expert(
         visual.parameters(), lr=params["lr"], weight_decay=params["weight_decay"]
     )
     scheduler = warmup_cosine(optimizer, params["warmup_steps"], params["steps"])
-    batches = batch_indices(len(images), params["batch_size"], params["steps"], generator)
-    for idx in (bar := tqdm(batches, total=params["steps"], desc="finetune", mininterval=2)):
+    start = state.resume(visual, optimizer, scheduler)
+    batches = batch_indices(
+        len(images), params["batch_size"], params["steps"], params["seed"], start
+    )
+    bar = tqdm(batches, total=params["steps"], initial=start, desc="finetune", mininterval=2)
+    for step, idx in enumerate(bar, start=start + 1):
         features = visual(prep(images[idx].to(device)))
         logits = head.scale * F.normalize(features, dim=-1) @ weight.T
         loss = F.cross_entropy(logits, labels[idx].to(device))
@@ -48,5 +55,7 @@ def finetune_expert(
         loss.backward()
         optimizer.step()
         scheduler.step()
+        state.save(step, visual, optimizer, scheduler)
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    state.clear()
     return visual.eval()

@@ -119,15 +119,17 @@ def train_router(
     router is scored on the *val* split (NeuLig ensemble accuracy) and the best one is kept, not
     on test as the original code did.
     """
-    generator = seed_everything(params["seed"])
+    seed_everything(params["seed"])
     n_experts, dim = next(iter(train.values())).features.shape[1:]
     router = Portland(n_experts, dim, params["normalize"], params["temperature"])
     optimizer = torch.optim.Adam(router.parameters(), lr=params["lr"])
     task_loss = TASK_LOSSES[params["loss"]]
     alpha, beta_b = params["alpha"], params["beta"]
     batches = {
-        task: batch_indices(len(d.labels), params["batch_size"], params["steps"], generator)
-        for task, d in train.items()
+        task: batch_indices(
+            len(d.labels), params["batch_size"], params["steps"], params["seed"] + i
+        )
+        for i, (task, d) in enumerate(train.items())
     }
     best = (-1.0, None, 0)
     history = []

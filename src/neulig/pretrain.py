@@ -15,7 +15,13 @@ from tqdm.auto import tqdm
 
 from neulig.data.packed import Task
 from neulig.models import Preprocess, create_clip, create_tokenizer
-from neulig.training import batch_indices, seed_everything, warmup_cosine
+from neulig.training import (
+    TrainState,
+    batch_indices,
+    seed_everything,
+    step_generator,
+    warmup_cosine,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +42,16 @@ def captioned_pool(tasks: list[Task], tokenizer) -> tuple[torch.Tensor, torch.Te
 
 
 def pretrain_clip(
-    tasks: list[Task], model_name: str, params: dict, device: torch.device
+    tasks: list[Task],
+    model_name: str,
+    params: dict,
+    device: torch.device,
+    state: TrainState | None = None,
 ) -> torch.nn.Module:
     """Train a CLIP from scratch with :class:`open_clip.ClipLoss` on captioned images."""
-    generator = seed_everything(params["seed"])
+    seed = params["seed"]
+    seed_everything(seed)
+    state = state or TrainState(None, 0)
     model = create_clip(model_name, pretrained=None, seed=params["seed"]).to(device).train()
     tokenizer = create_tokenizer(model_name)
     images, captions, n_templates = captioned_pool(tasks, tokenizer)
@@ -49,9 +61,11 @@ def pretrain_clip(
         model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"]
     )
     scheduler = warmup_cosine(optimizer, params["warmup_steps"], params["steps"])
-    batches = batch_indices(len(images), params["batch_size"], params["steps"], generator)
-    for idx in (bar := tqdm(batches, total=params["steps"], desc="pretrain", mininterval=2)):
-        choice = torch.randint(int(n_templates), (len(idx),), generator=generator)
+    start = state.resume(model, optimizer, scheduler)
+    batches = batch_indices(len(images), params["batch_size"], params["steps"], seed, start)
+    bar = tqdm(batches, total=params["steps"], initial=start, desc="pretrain", mininterval=2)
+    for step, idx in enumerate(bar, start=start + 1):
+        choice = torch.randint(int(n_templates), (len(idx),), generator=step_generator(seed, step))
         text = captions[idx, choice].to(device)
         image_features, text_features, logit_scale = model(prep(images[idx].to(device)), text)
         loss = loss_fn(image_features, text_features, logit_scale)
@@ -61,7 +75,9 @@ def pretrain_clip(
         scheduler.step()
         with torch.no_grad():
             model.logit_scale.clamp_(0, 4.6052)  # ln(100), as open_clip's trainer does
+        state.save(step, model, optimizer, scheduler)
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    state.clear()
     return model.eval()
 
 

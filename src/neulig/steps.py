@@ -18,12 +18,18 @@ from neulig.models import (
     load_vision_tower,
     resolve_device,
 )
+from neulig.training import TrainState
 
 log = logging.getLogger(__name__)
 
 
 def _device(args) -> torch.device:
     return resolve_device(args.params.get("device", "auto"))
+
+
+def _state_path(out: str) -> Path:
+    """The in-job resume checkpoint of a training step: beside its output, not an output."""
+    return Path(out).with_suffix(".state.pt")
 
 
 def download(args) -> None:
@@ -41,7 +47,8 @@ def pretrain(args) -> None:
     tags_for_scratch = (None, "", "none", "scratch")
     if p["pretrained"] in tags_for_scratch:
         tasks = [load_task(d, splits=("pretrain",)) for d in args.data]
-        model = pretrain_clip(tasks, p["model"], p["recipe"], _device(args))
+        state = TrainState(_state_path(args.out), p["recipe"].get("checkpoint_every", 100))
+        model = pretrain_clip(tasks, p["model"], p["recipe"], _device(args), state)
     else:
         tasks = [load_task(d, splits=()) for d in args.data]
         model = load_pretrained(p["model"], p["pretrained"])
@@ -68,7 +75,8 @@ def finetune(args) -> None:
     device = _device(args)
     visual = load_vision_tower(args.pretrained, device)
     images, labels = task.splits["train"].tensors()
-    visual = finetune_expert(visual, head, images, labels, args.params, device)
+    state = TrainState(_state_path(args.out), args.params.get("checkpoint_every", 100))
+    visual = finetune_expert(visual, head, images, labels, args.params, device, state)
     val_x, val_y = task.splits["val"].tensors()
     val_acc = accuracy(head(encode_images(visual, val_x, device=device)), val_y)
     log.info("%s: val accuracy %.2f", task.name, val_acc)

@@ -7,26 +7,17 @@ it, so a new source is one function. Images come back as uint8 ``[N, size, size,
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from neulig.data import procedural
+from neulig.data.paper_sources import PAPER_SOURCES
+from neulig.data.raw import RawDataset
 from neulig.io import ArtifactError
 
-DEFAULT_TEMPLATES = ["a photo of a {}.", "a picture of a {}.", "an image of a {}."]
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-
-
-@dataclass
-class RawDataset:
-    """Images per official split: ``{"all": ...}`` or ``{"train": ..., "test": ...}``."""
-
-    splits: dict[str, tuple[np.ndarray, np.ndarray]]
-    classnames: list[str]
-    templates: list[str] = field(default_factory=lambda: list(DEFAULT_TEMPLATES))
 
 
 def resize_gray(images: np.ndarray, size: int) -> np.ndarray:
@@ -112,4 +103,5 @@ SOURCES: dict[str, Callable[[dict, int], RawDataset]] = {
     "gratings": _procedural(procedural.gratings),
     "letters": _procedural(procedural.letters),
     "imagefolder": imagefolder,
+    **PAPER_SOURCES,
 }
