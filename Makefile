@@ -34,5 +34,15 @@ lint: setup
 benchmark: setup
 	$(BIN)/python benchmarks/run_benchmarks.py
 
+# Share results: push to / pull from the DVC remote (.dvc/config; override the folder with
+# `dvc remote modify --local local url PATH`). After a pull, `snakemake --touch` marks the
+# restored outputs up to date (DVC gives them new modification times).
+push: setup
+	$(BIN)/dvc push
+
+pull: setup
+	$(BIN)/dvc pull
+	$(BIN)/snakemake --touch --cores 1 --quiet
+
 clean:
 	rm -rf results logs benchmarks/rules .snakemake

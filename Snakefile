@@ -29,6 +29,10 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
 
+onsuccess:
+    record_in_dvc()
+
+
 rule all:
     default_target: True
     input:

@@ -49,8 +49,14 @@ def throughput(steps: int = 60, batch_size: int = 64, repeats: int = 3) -> dict:
     images = torch.randint(0, 256, (2048, 32, 32, 3), dtype=torch.uint8)
     labels = torch.randint(0, 10, (2048,))
     head = Head(F.normalize(torch.randn(10, 64), dim=-1), 15.0)
-    params = {"lr": 1e-3, "weight_decay": 0.1, "batch_size": batch_size, "steps": steps,
-              "warmup_steps": 5, "seed": 0}
+    params = {
+        "lr": 1e-3,
+        "weight_decay": 0.1,
+        "batch_size": batch_size,
+        "steps": steps,
+        "warmup_steps": 5,
+        "seed": 0,
+    }
     timings = {"bare": [], "neulig": []}
     for _ in range(repeats):  # interleaved, best of n: robust to a busy machine
         for name in timings:
@@ -62,23 +68,35 @@ def throughput(steps: int = 60, batch_size: int = 64, repeats: int = 3) -> dict:
                 finetune_expert(visual, head, images, labels, params, torch.device("cpu"))
             timings[name].append(time.perf_counter() - start)
     rate = {k: steps * batch_size / min(v) for k, v in timings.items()}
-    return {"images_per_s_bare": round(rate["bare"], 1),
-            "images_per_s_neulig": round(rate["neulig"], 1),
-            "ratio": round(rate["neulig"] / rate["bare"], 3),
-            "steps": steps, "batch_size": batch_size, "threads": torch.get_num_threads()}
+    return {
+        "images_per_s_bare": round(rate["bare"], 1),
+        "images_per_s_neulig": round(rate["neulig"], 1),
+        "ratio": round(rate["neulig"] / rate["bare"], 3),
+        "steps": steps,
+        "batch_size": batch_size,
+        "threads": torch.get_num_threads(),
+    }
 
 
 def timed(cmd: list[str], cwd: Path) -> float:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return round(time.perf_counter() - start, 1)
 
 
 def workflow_times() -> dict:
-    snakemake = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-                 "--cores", "2"]
+    snakemake = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--cores",
+        "2",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         shutil.copytree(ROOT / "config", work / "config")
@@ -86,8 +104,12 @@ def workflow_times() -> dict:
         neulig = timed([*snakemake, "--forcerun", "train_router"], work)
         noop = timed([*snakemake, "-n"], work)
         table = (work / "reports" / "accuracy.md").read_text()
-    return {"default_workflow_s": full, "neulig_stage_s": neulig, "noop_dry_run_s": noop,
-            "accuracy_table": table}
+    return {
+        "default_workflow_s": full,
+        "neulig_stage_s": neulig,
+        "noop_dry_run_s": noop,
+        "accuracy_table": table,
+    }
 
 
 def main() -> None:
@@ -97,8 +119,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
-    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "torch": torch.__version__}
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
     results["finetune_throughput"] = throughput()
     if args.workflow:
         results["workflow"] = workflow_times()

@@ -56,7 +56,9 @@ def task_dirs():
 
 
 def download_params(task):
-    return {"spec": config["tasks"][task], "seed": config["seed"]}
+    # The task's fine-tuning overrides do not change its data.
+    spec = {k: v for k, v in config["tasks"][task].items() if k != "finetune"}
+    return {"spec": spec, "seed": config["seed"]}
 
 
 def pretrain_params():
@@ -139,6 +141,12 @@ def get_records():
         + expand("results/ensemble/{method}.json", method=ENSEMBLE_METHODS)
         + expand("results/neulig/{combo}/records.json", combo=COMBOS)
     )
+
+
+def record_in_dvc():
+    """Record a finished run in DVC, so `git status` shows only the .dvc files to commit."""
+    if config.get("dvc", {}).get("track", True) and os.path.isdir(".dvc"):
+        shell("dvc add --quiet data results reports")
 
 
 def get_final_output():
