@@ -21,17 +21,24 @@ StateDict = dict[str, torch.Tensor]
 class ExpertStack:
     """The experts' parameters stacked on a leading expert axis, over one module skeleton."""
 
-    def __init__(self, module: nn.Module, states: list[StateDict]):
-        self.module = module.eval()
+    def __init__(self, module: nn.Module, states: list[StateDict], device: str = "cpu"):
+        self.device = torch.device(device)
+        self.module = module.to(self.device).eval()
         self.prep = Preprocess.for_tower(module)
-        self.stacked = {k: torch.stack([sd[k].float() for sd in states]) for k in states[0]}
+        self.stacked = {
+            k: torch.stack([sd[k].float() for sd in states]).to(self.device) for k in states[0]
+        }
 
     def merged(self, beta: torch.Tensor) -> StateDict:
         """theta(beta) for ``beta`` of shape ``[T]`` (one model) or ``[B, T]`` (one per input)."""
+        beta = beta.to(self.device)
         return {
             k: torch.tensordot(beta, v, dims=([beta.dim() - 1], [0]))
             for k, v in self.stacked.items()
         }
+
+    def _input(self, images: torch.Tensor) -> torch.Tensor:
+        return self.prep(images.to(self.device))
 
     @torch.no_grad()
     def forward_static(self, beta: torch.Tensor, images: torch.Tensor, batch_size: int = 256):
@@ -39,14 +46,25 @@ class ExpertStack:
         state = self.merged(beta)
         return torch.cat(
             [
-                functional_call(self.module, state, (self.prep(images[i : i + batch_size]),))
+                functional_call(self.module, state, (self._input(images[i : i + batch_size]),))
+                .float()
+                .cpu()
                 for i in range(0, len(images), batch_size)
             ]
         )
 
     @torch.no_grad()
-    def forward_per_sample(self, betas: torch.Tensor, images: torch.Tensor, chunk: int = 64):
-        """Features where input i runs through its own merged model theta(betas[i])."""
+    def forward_per_sample(
+        self, betas: torch.Tensor, images: torch.Tensor, chunk: int | None = None
+    ) -> torch.Tensor:
+        """Features where input i runs through its own merged model theta(betas[i]).
+
+        Each input in a chunk materialises its own weights, so the default chunk keeps them
+        under ~1 GiB: 64 inputs for the tiny tower, 2-3 for ViT-B/32.
+        """
+        if chunk is None:
+            n_params = sum(v[0].numel() for v in self.stacked.values())
+            chunk = max(1, min(64, 2**30 // (4 * n_params)))
 
         def one(state, x):
             return functional_call(self.module, state, (x.unsqueeze(0),)).squeeze(0)
@@ -58,15 +76,14 @@ class ExpertStack:
             warnings.filterwarnings("ignore", message=".*falling back to slow.*")
             warnings.filterwarnings("ignore", message=".*There is a performance drop.*")
             for i in range(0, len(images), chunk):
-                out.append(
-                    batched(self.merged(betas[i : i + chunk]), self.prep(images[i : i + chunk]))
-                )
+                state = self.merged(betas[i : i + chunk])
+                out.append(batched(state, self._input(images[i : i + chunk])).float().cpu())
         return torch.cat(out)
 
     @torch.no_grad()
     def forward_per_batch(
         self, betas: torch.Tensor, images: torch.Tensor, batch_size: int, rule: str
-    ):
+    ) -> torch.Tensor:
         """One merged model per batch of ``batch_size`` inputs, from the batch's first
         sample's coefficients (``first``, the original code) or their mean (``mean``)."""
         out = []

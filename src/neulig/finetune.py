@@ -10,7 +10,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from neulig.models import Head, Preprocess
-from neulig.training import TrainState, batch_indices, seed_everything, warmup_cosine
+from neulig.training import TrainState, autocast, batch_indices, seed_everything, warmup_cosine
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,9 @@ def finetune_expert(
     )
     bar = tqdm(batches, total=params["steps"], initial=start, desc="finetune", mininterval=2)
     for step, idx in enumerate(bar, start=start + 1):
-        features = visual(prep(images[idx].to(device)))
-        logits = head.scale * F.normalize(features, dim=-1) @ weight.T
+        with autocast(device, params):
+            features = visual(prep(images[idx].to(device)))
+        logits = head.scale * F.normalize(features.float(), dim=-1) @ weight.T
         loss = F.cross_entropy(logits, labels[idx].to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

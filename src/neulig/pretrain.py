@@ -17,6 +17,7 @@ from neulig.data.packed import Task
 from neulig.models import Preprocess, create_clip, create_tokenizer
 from neulig.training import (
     TrainState,
+    autocast,
     batch_indices,
     seed_everything,
     step_generator,
@@ -67,7 +68,8 @@ def pretrain_clip(
     for step, idx in enumerate(bar, start=start + 1):
         choice = torch.randint(int(n_templates), (len(idx),), generator=step_generator(seed, step))
         text = captions[idx, choice].to(device)
-        image_features, text_features, logit_scale = model(prep(images[idx].to(device)), text)
+        with autocast(device, params):
+            image_features, text_features, logit_scale = model(prep(images[idx].to(device)), text)
         loss = loss_fn(image_features, text_features, logit_scale)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -73,6 +73,12 @@ def accuracy_table(records: pd.DataFrame) -> pd.DataFrame:
     return table.round(2)
 
 
+def reference_table(reference: dict, columns: list[str]) -> pd.DataFrame:
+    """The published numbers as rows ``<label> (paper)``, aligned with the reproduced table."""
+    rows = {f"{LABELS.get(m, m)} (paper)": values for m, values in reference.items()}
+    return pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
+
+
 def plot_by_task(table: pd.DataFrame, path: Path) -> None:
     data = table.drop(columns=["kind", "Average"])
     ax = data.T.plot.bar(figsize=(11, 4.5), width=0.85, colormap="tab10")
@@ -129,6 +135,14 @@ def write_report(record_paths: list[str], out_dir: str | os.PathLike, params: di
         nl.plot_gaps(gaps, out / "neulig_gap.png")
         nl.plot_betas(records, out / "neulig_beta.png")
         extra = nl.neulig_markdown(gaps)
+    if params.get("reference"):
+        published = reference_table(params["reference"], [c for c in table if c != "kind"])
+        extra = (
+            "\n## Published numbers (the paper), for comparison\n\n"
+            + published.to_markdown(floatfmt=".2f")
+            + "\n"
+            + extra
+        )
     write_markdown(table, out / "accuracy.md", params.get("title", "Results"), extra)
     plot_by_task(table, out / "accuracy_by_task.png")
     plot_summary(table, out / "merge_vs_ensemble.png")

@@ -67,6 +67,8 @@ def finetune(args) -> None:
     """Fine-tune one expert's vision tower on its task with the frozen zero-shot head."""
     from neulig.finetune import finetune_expert
 
+    if args.params.get("import_from"):
+        return import_expert(args)
     task = load_task(args.data, splits=("train", "val"))
     heads = load_heads(io.load_tensors(args.heads))
     if task.name not in heads:
@@ -83,6 +85,21 @@ def finetune(args) -> None:
     info = io.read_json(Path(args.pretrained).with_suffix(".json"))
     info.update(task=task.name, metrics={"val_accuracy": round(val_acc, 4)}, recipe=args.params)
     io.save_checkpoint(args.out, visual.cpu().state_dict(), info)
+
+
+def import_expert(args) -> None:
+    """Take a published fine-tuned CLIP expert (Hugging Face format) instead of fine-tuning."""
+    from neulig.hf_import import import_hf_expert
+
+    info = io.read_json(Path(args.pretrained).with_suffix(".json"))
+    task = load_task(args.data, splits=())
+    import_hf_expert(
+        args.params["import_from"],
+        args.out,
+        architecture=info["architecture"],
+        task=task.name,
+        pretrained=info["pretrained"],
+    )
 
 
 def evaluate(args) -> None:
@@ -198,7 +215,7 @@ def route(args) -> None:
     offsets = parameter_offsets(list(states))
     router, info = train_router(split["train"], split["val"], heads, offsets, p)
 
-    stack = ExpertStack(create_vision_tower(infos[0]["architecture"]), list(states))
+    stack = ExpertStack(create_vision_tower(infos[0]["architecture"]), list(states), _device(args))
     test_betas = {t: router(d.features).detach() for t, d in split["test"].items()}
     val_betas = {t: router(d.features).detach() for t, d in split["val"].items()}
     global_beta = torch.cat(list(val_betas.values())).mean(dim=0)

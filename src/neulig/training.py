@@ -23,6 +23,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def autocast(device: torch.device, params: dict) -> torch.autocast:
+    """bfloat16 mixed precision when ``params["amp"]`` is set and the device is a GPU."""
+    enabled = bool(params.get("amp")) and device.type == "cuda"
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
 def warmup_cosine(
     optimizer: torch.optim.Optimizer, warmup: int, total: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
