@@ -25,6 +25,7 @@ include: "workflow/rules/finetune.smk"
 include: "workflow/rules/merge.smk"
 include: "workflow/rules/ensemble.smk"
 include: "workflow/rules/neulig.smk"
+include: "workflow/rules/align.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 

@@ -48,18 +48,31 @@ def pretrain_clip(
     params: dict,
     device: torch.device,
     state: TrainState | None = None,
+    locked_text: dict[str, torch.Tensor] | None = None,
 ) -> torch.nn.Module:
-    """Train a CLIP from scratch with :class:`open_clip.ClipLoss` on captioned images."""
+    """Train a CLIP from scratch with :class:`open_clip.ClipLoss` on captioned images.
+
+    With ``locked_text`` (another CLIP's non-visual parameters) only a freshly initialised
+    vision tower learns, against that frozen text tower (LiT-style): its experts then share the
+    other CLIP's zero-shot heads but none of its vision weights, the different-init setting
+    that model alignment addresses.
+    """
     seed = params["seed"]
     seed_everything(seed)
     state = state or TrainState(None, 0)
-    model = create_clip(model_name, pretrained=None, seed=params["seed"]).to(device).train()
+    model = create_clip(model_name, pretrained=None, seed=seed).to(device).train()
+    if locked_text is not None:
+        model.load_state_dict(locked_text, strict=False)
+        for name, param in model.named_parameters():
+            param.requires_grad_(name.startswith("visual."))
     tokenizer = create_tokenizer(model_name)
     images, captions, n_templates = captioned_pool(tasks, tokenizer)
     prep = Preprocess.for_tower(model.visual)
     loss_fn = open_clip.ClipLoss()
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=params["lr"], weight_decay=params["weight_decay"]
+        [p for p in model.parameters() if p.requires_grad],
+        lr=params["lr"],
+        weight_decay=params["weight_decay"],
     )
     scheduler = warmup_cosine(optimizer, params["warmup_steps"], params["steps"])
     start = state.resume(model, optimizer, scheduler)

@@ -51,7 +51,7 @@ def load_records(paths: list[str | os.PathLike]) -> pd.DataFrame:
 
 def main_records(records: pd.DataFrame) -> pd.DataFrame:
     """Rows of the main table: experts on their own task, NeuLig over all tasks at once."""
-    keep = records["kind"] != "beta"
+    keep = ~records["kind"].isin(["beta", "align"])
     keep &= (records["kind"] != "expert") | (records["model"] == "expert_" + records["task"])
     if "n_models" in records:
         full = records["n_models"].max()
@@ -135,6 +135,14 @@ def write_report(record_paths: list[str], out_dir: str | os.PathLike, params: di
         nl.plot_gaps(gaps, out / "neulig_gap.png")
         nl.plot_betas(records, out / "neulig_beta.png")
         extra = nl.neulig_markdown(gaps)
+    if (records["kind"] == "align").any():
+        from neulig import reporting_align as al
+
+        aligned = al.alignment_table(records)
+        with io.atomic_path(out / "alignment.csv") as tmp:
+            aligned.to_csv(tmp)
+        al.plot_lambda(records, out / "alignment_lambda.png")
+        extra += al.alignment_markdown(aligned)
     if params.get("reference"):
         published = reference_table(params["reference"], [c for c in table if c != "kind"])
         extra = (

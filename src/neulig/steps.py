@@ -61,6 +61,26 @@ def pretrain(args) -> None:
     io.save_tensors(args.out_heads, heads)
     info = {"architecture": p["model"], "pretrained": p["pretrained"] or "scratch", "task": None}
     io.save_checkpoint(args.out, model.visual.state_dict(), info)
+    text = {k: v for k, v in model.state_dict().items() if not k.startswith("visual.")}
+    io.save_tensors(args.out_text, text)
+
+
+def pretrain_vision(args) -> None:
+    """Pretrain an independently initialised vision tower against a frozen, shared text tower."""
+    from neulig.pretrain import pretrain_clip
+
+    p = args.params
+    tasks = [load_task(d, splits=("pretrain",)) for d in args.data]
+    text = io.load_tensors(args.text)
+    state = TrainState(_state_path(args.out), p["recipe"].get("checkpoint_every", 100))
+    model = pretrain_clip(tasks, p["model"], p["recipe"], _device(args), state, locked_text=text)
+    info = {
+        "architecture": p["model"],
+        "pretrained": f"scratch-seed{p['recipe']['seed']}",
+        "task": None,
+        "text_tower": str(args.text),
+    }
+    io.save_checkpoint(args.out, model.visual.cpu().state_dict(), info)
 
 
 def finetune(args) -> None:
@@ -280,6 +300,78 @@ def route(args) -> None:
     io.write_json(Path(args.out_router).with_suffix(".json"), {"combo": args.combo, **info})
 
 
+def align_experts(args) -> None:
+    """Align one expert onto a reference expert and score their weight average on both tasks."""
+    from neulig.align.experiment import align_and_average, calibration_batch, test_accuracy
+
+    p, device = args.params, _device(args)
+    reference = load_vision_tower(args.reference, device)
+    other = load_vision_tower(args.other, device)
+    ref_info = io.read_json(Path(args.reference).with_suffix(".json"))
+    other_info = io.read_json(Path(args.other).with_suffix(".json"))
+    tasks = {t.name: t for t in (load_task(d, splits=("train", "test")) for d in args.data)}
+    heads = load_heads(io.load_tensors(args.heads))
+    calibration = calibration_batch(
+        list(tasks.values()), reference, p["calibration_images"], p["seed"]
+    ).to(device)
+    model = f"align_{args.experiment}_{args.method}"
+
+    def rows_for(method: str, accs: dict, **extra) -> list[dict]:
+        return [
+            record(
+                model,
+                method,
+                "align",
+                t,
+                a,
+                len(tasks[t].splits["test"].labels),
+                experiment=args.experiment,
+                **extra,
+            )
+            for t, a in accs.items()
+        ]
+
+    own = {}
+    for visual, info in ((reference, ref_info), (other, other_info)):
+        own.update(test_accuracy(visual, [tasks[info["task"]]], heads, device))
+    rows = rows_for("experts (unmerged)", own)
+    result, accs = align_and_average(
+        args.method,
+        reference,
+        other,
+        calibration,
+        list(tasks.values()),
+        heads,
+        p["lam"],
+        p["seed"],
+        device,
+    )
+    rows += rows_for(args.method, accs, lam=p["lam"])
+    if args.method == "mudsc":
+        for lam in p.get("lam_grid", []):
+            _, accs = align_and_average(
+                args.method,
+                reference,
+                other,
+                calibration,
+                list(tasks.values()),
+                heads,
+                lam,
+                p["seed"],
+                device,
+            )
+            rows += rows_for("mudsc (lambda sweep)", accs, lam=lam)
+    io.save_tensors(args.out_perms, result.perms)
+    info = {
+        **other_info,
+        "aligned_to": args.reference,
+        "method": args.method,
+        "diagnostics": result.diagnostics,
+    }
+    io.save_checkpoint(args.out, result.state, info)
+    io.write_json(args.out_records, rows)
+
+
 def report(args) -> None:
     """Tables (CSV + Markdown) and figures from every evaluation record."""
     from neulig.reporting import write_report
@@ -291,7 +383,11 @@ _many = {"nargs": "+", "required": True}
 _one = {"required": True}
 STEPS = {
     "download": (download, {"--task": _one, "--out": _one}),
-    "pretrain": (pretrain, {"--data": _many, "--out": _one, "--out-heads": _one}),
+    "pretrain": (
+        pretrain,
+        {"--data": _many, "--out": _one, "--out-heads": _one, "--out-text": _one},
+    ),
+    "pretrain-vision": (pretrain_vision, {"--data": _many, "--text": _one, "--out": _one}),
     "finetune": (finetune, {"--data": _one, "--pretrained": _one, "--heads": _one, "--out": _one}),
     "evaluate": (
         evaluate,
@@ -329,6 +425,20 @@ STEPS = {
             "--data": _many,
             "--out-router": _one,
             "--out": _one,
+        },
+    ),
+    "align": (
+        align_experts,
+        {
+            "--method": _one,
+            "--experiment": _one,
+            "--reference": _one,
+            "--other": _one,
+            "--data": _many,
+            "--heads": _one,
+            "--out": _one,
+            "--out-perms": _one,
+            "--out-records": _one,
         },
     ),
     "report": (report, {"--records": _many, "--out-dir": _one}),

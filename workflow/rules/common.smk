@@ -29,6 +29,12 @@ def neulig_combos():
 
 
 COMBOS = neulig_combos() if NEULIG else []
+ALIGN = config.get("alignment", {})
+ALIGN_EXPERIMENTS = (
+    (["different_init"] + (["shared_init"] if ALIGN.get("shared_init", True) else []))
+    if ALIGN
+    else []
+)
 
 
 wildcard_constraints:
@@ -36,6 +42,8 @@ wildcard_constraints:
     method="[a-z_]+",
     model="|".join(MODELS),
     combo="[a-z0-9_+]+",
+    seed="[0-9]+",
+    experiment="different_init|shared_init",
 
 
 def as_arg(value):
@@ -135,11 +143,43 @@ def get_combo_features(wildcards):
     ]
 
 
+def seed_pretrain_params(seed):
+    params = pretrain_params()
+    return {**params, "recipe": {**params["recipe"], "seed": int(seed)}}
+
+
+def align_params():
+    keys = ("lam", "lam_grid", "calibration_images")
+    return {
+        **{k: ALIGN[k] for k in keys if k in ALIGN},
+        "seed": config["seed"],
+        "device": config["device"],
+    }
+
+
+def get_align_inputs(wildcards):
+    """The reference expert (shared init) and the expert aligned onto it."""
+    reference, other = ALIGN["pair"]
+    other_path = f"results/finetune/{other}/vision.safetensors"
+    if wildcards.experiment == "different_init":
+        other_path = f"results/finetune_seed{ALIGN['other_init_seed']}/{other}/vision.safetensors"
+    return {
+        "reference": f"results/finetune/{reference}/vision.safetensors",
+        "other": other_path,
+        "meta": [f"data/{t}/meta.json" for t in ALIGN["pair"]],
+    }
+
+
 def get_records():
     return (
         expand("results/eval/{model}.json", model=MODELS)
         + expand("results/ensemble/{method}.json", method=ENSEMBLE_METHODS)
         + expand("results/neulig/{combo}/records.json", combo=COMBOS)
+        + expand(
+            "results/align/{experiment}/{method}/records.json",
+            experiment=ALIGN_EXPERIMENTS,
+            method=ALIGN.get("methods", []),
+        )
     )
 
 

@@ -5,6 +5,7 @@ rule pretrain_clip:
         model="results/pretrained/vision.safetensors",
         info="results/pretrained/vision.json",
         heads="results/pretrained/heads.safetensors",
+        text="results/pretrained/text.safetensors",
     log:
         "logs/pretrain_clip.log",
     benchmark:
@@ -19,4 +20,4 @@ rule pretrain_clip:
         data=task_dirs(),
     shell:
         "neulig pretrain --params {params.args} --threads {threads} --data {params.data}"
-        " --out {output.model} --out-heads {output.heads} > {log} 2>&1"
+        " --out {output.model} --out-heads {output.heads} --out-text {output.text} > {log} 2>&1"

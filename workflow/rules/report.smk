@@ -36,6 +36,16 @@ rule report_tables:
             caption="../report/neulig_beta.rst",
             category="NeuLig",
         ),
+        alignment=report(
+            "reports/alignment.csv",
+            caption="../report/alignment.rst",
+            category="Alignment",
+        ),
+        alignment_lambda=report(
+            "reports/alignment_lambda.png",
+            caption="../report/alignment_lambda.rst",
+            category="Alignment",
+        ),
     log:
         "logs/report_tables.log",
     benchmark:

@@ -1,0 +1,63 @@
+"""The alignment experiment: align one expert onto another, average them, score the merge."""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+import torch
+from torch import nn
+
+from neulig.align.matching import AlignResult, align
+from neulig.data.packed import Task
+from neulig.evaluate import accuracy
+from neulig.merging.methods import weight_average
+from neulig.models import Head, Preprocess, encode_images
+
+log = logging.getLogger(__name__)
+
+
+def calibration_batch(tasks: list[Task], visual: nn.Module, count: int, seed: int) -> torch.Tensor:
+    """``count`` preprocessed train images, drawn evenly from the tasks with a fixed seed."""
+    generator = torch.Generator().manual_seed(seed)
+    prep = Preprocess.for_tower(visual)
+    chunks = []
+    for i, task in enumerate(tasks):
+        images, _ = task.splits["train"].tensors()
+        share = count // len(tasks) + (i < count % len(tasks))
+        idx = torch.randperm(len(images), generator=generator)[:share]
+        chunks.append(prep(images[idx]))
+    return torch.cat(chunks)
+
+
+def test_accuracy(visual: nn.Module, tasks: list[Task], heads: dict[str, Head], device) -> dict:
+    accs = {}
+    for task in tasks:
+        images, labels = task.splits["test"].tensors()
+        accs[task.name] = accuracy(
+            heads[task.name](encode_images(visual, images, device=device)), labels
+        )
+    return accs
+
+
+def averaged(reference: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
+    """A copy of ``reference`` holding the average of its weights and ``state``."""
+    merged = copy.deepcopy(reference)
+    merged.load_state_dict(weight_average({}, {"a": reference.state_dict(), "b": state}))
+    return merged
+
+
+def align_and_average(
+    method: str,
+    reference: nn.Module,
+    other: nn.Module,
+    calibration: torch.Tensor,
+    tasks: list[Task],
+    heads: dict[str, Head],
+    lam: float,
+    seed: int,
+    device,
+) -> tuple[AlignResult, dict[str, float]]:
+    """Align ``other`` onto ``reference`` with ``method``, average, and score every task."""
+    result = align(method, reference, other, calibration, lam=lam, seed=seed)
+    return result, test_accuracy(averaged(reference, result.state), tasks, heads, device)

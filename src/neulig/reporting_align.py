@@ -1,0 +1,53 @@
+"""Alignment's part of the report: the merged pair's accuracy per alignment method, per
+experiment (different vs shared initialisation), and MuDSC's accuracy against lambda."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from neulig.reporting import _save
+
+ORDER = ["experts (unmerged)", "identity", "weight", "activation", "mudsc"]
+LABELS = {
+    "identity": "no alignment",
+    "weight": "weight only",
+    "activation": "activation only",
+    "mudsc": "MuDSC",
+}
+
+
+def alignment_table(records: pd.DataFrame) -> pd.DataFrame:
+    rows = records[(records["kind"] == "align") & (records["method"] != "mudsc (lambda sweep)")]
+    rows = rows.drop_duplicates(["experiment", "method", "task"])
+    table = rows.pivot_table(index=["experiment", "method"], columns="task", values="accuracy")
+    table["Average"] = table.mean(axis=1)
+    order = {m: i for i, m in enumerate(ORDER)}
+    table = table.sort_index(key=lambda idx: idx.map(lambda m: order.get(m, len(order))))
+    table = table.rename(index=LABELS, level="method")
+    return table.round(2)
+
+
+def plot_lambda(records: pd.DataFrame, path: Path) -> None:
+    sweep = records[records["method"] == "mudsc (lambda sweep)"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for experiment, rows in sweep.groupby("experiment"):
+        curve = rows.groupby("lam")["accuracy"].mean()
+        ax.plot(curve.index, curve.values, marker="o", label=experiment.replace("_", " "))
+    ax.set_xlabel("lambda (weight share of the similarity; 0 = activations only)")
+    ax.set_ylabel("merged model, average test accuracy (%)")
+    ax.set_title("MuDSC: merged accuracy against lambda")
+    ax.legend()
+    _save(fig, path)
+
+
+def alignment_markdown(table: pd.DataFrame) -> str:
+    text = "\n## Alignment (MuDSC) before weight averaging\n\n"
+    text += (
+        "Two experts, the second aligned onto the first, then averaged. *different init*: "
+        "the second expert's vision tower was pretrained from another seed (same frozen "
+        "text tower); *shared init*: both come from the shared pretrained tower.\n\n"
+    )
+    return text + table.to_markdown(floatfmt=".2f") + "\n"
