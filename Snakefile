@@ -10,9 +10,8 @@ configfile: "config/config.yaml"
 
 
 check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
-validate(
-    config, schema="workflow/schemas/config.schema.yaml"
-)  # fills in schema defaults
+# Snakemake's validation fills in the schema's defaults.
+validate(config, schema="workflow/schemas/config.schema.yaml")
 
 
 report: "workflow/report/workflow.rst"

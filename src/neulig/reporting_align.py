@@ -50,4 +50,15 @@ def alignment_markdown(table: pd.DataFrame) -> str:
         "the second expert's vision tower was pretrained from another seed (same frozen "
         "text tower); *shared init*: both come from the shared pretrained tower.\n\n"
     )
-    return text + table.to_markdown(floatfmt=".2f") + "\n"
+    text += table.reset_index().to_markdown(index=False, floatfmt=".2f") + "\n"
+    if "different_init" in table.index.get_level_values("experiment"):
+        avg = table.loc["different_init", "Average"]
+        if "MuDSC" in avg:
+            verdicts = [
+                f"MuDSC {avg['MuDSC']:.2f} {'>' if avg['MuDSC'] > avg[m] else 'is NOT above'} "
+                f"{m} {avg[m]:.2f}"
+                for m in ("no alignment", "weight only", "activation only")
+                if m in avg
+            ]
+            text += "\nDifferent init, merged average: " + "; ".join(verdicts) + ".\n"
+    return text
