@@ -6,7 +6,11 @@ from neulig.config import check_config
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# A --configfile on the command line (e.g. config/paper.yaml) replaces the offline default
+# instead of being merged into it; --config key=value still overrides single keys.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")

@@ -60,11 +60,13 @@ class ExpertStack:
         """Features where input i runs through its own merged model theta(betas[i]).
 
         Each input in a chunk materialises its own weights, so the default chunk keeps them
-        under ~1 GiB: 64 inputs for the tiny tower, 2-3 for ViT-B/32.
+        under ~1 GiB on CPU (64 inputs for the tiny tower, 2-3 for ViT-B/32) and ~12 GiB on a
+        GPU, where larger chunks more than double throughput (measured on an H100).
         """
         if chunk is None:
             n_params = sum(v[0].numel() for v in self.stacked.values())
-            chunk = max(1, min(64, 2**30 // (4 * n_params)))
+            budget = (12 if self.device.type == "cuda" else 1) * 2**30
+            chunk = max(1, min(64, budget // (4 * n_params)))
 
         def one(state, x):
             return functional_call(self.module, state, (x.unsqueeze(0),)).squeeze(0)

@@ -75,8 +75,10 @@ def accuracy_table(records: pd.DataFrame) -> pd.DataFrame:
 
 def reference_table(reference: dict, columns: list[str]) -> pd.DataFrame:
     """The published numbers as rows ``<label> (paper)``, aligned with the reproduced table."""
-    rows = {f"{LABELS.get(m, m)} (paper)": values for m, values in reference.items()}
-    return pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
+    order = [m for m in LABELS if m in reference] + [m for m in reference if m not in LABELS]
+    rows = {f"{LABELS.get(m, m)} (paper)": reference[m] for m in order}
+    table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
+    return table.dropna(axis=1, how="all")
 
 
 def plot_by_task(table: pd.DataFrame, path: Path) -> None:
@@ -135,13 +137,16 @@ def write_report(record_paths: list[str], out_dir: str | os.PathLike, params: di
         nl.plot_gaps(gaps, out / "neulig_gap.png")
         nl.plot_betas(records, out / "neulig_beta.png")
         extra = nl.neulig_markdown(gaps)
-    if (records["kind"] == "align").any():
-        from neulig import reporting_align as al
+    # The rule declares these outputs whatever the config; without an alignment experiment
+    # they say so instead of being missing.
+    from neulig import reporting_align as al
 
-        aligned = al.alignment_table(records)
-        with io.atomic_path(out / "alignment.csv") as tmp:
-            aligned.to_csv(tmp)
-        al.plot_lambda(records, out / "alignment_lambda.png")
+    has_align = (records["kind"] == "align").any()
+    aligned = al.alignment_table(records) if has_align else pd.DataFrame()
+    with io.atomic_path(out / "alignment.csv") as tmp:
+        aligned.to_csv(tmp)
+    al.plot_lambda(records, out / "alignment_lambda.png")
+    if has_align:
         extra += al.alignment_markdown(aligned)
     if params.get("reference"):
         published = reference_table(params["reference"], [c for c in table if c != "kind"])

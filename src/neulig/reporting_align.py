@@ -33,13 +33,16 @@ def alignment_table(records: pd.DataFrame) -> pd.DataFrame:
 def plot_lambda(records: pd.DataFrame, path: Path) -> None:
     sweep = records[records["method"] == "mudsc (lambda sweep)"]
     fig, ax = plt.subplots(figsize=(6, 4))
-    for experiment, rows in sweep.groupby("experiment"):
+    if sweep.empty:
+        ax.text(0.5, 0.5, "no alignment experiment in this config", ha="center", va="center")
+    for experiment, rows in sweep.groupby("experiment") if not sweep.empty else []:
         curve = rows.groupby("lam")["accuracy"].mean()
         ax.plot(curve.index, curve.values, marker="o", label=experiment.replace("_", " "))
     ax.set_xlabel("lambda (weight share of the similarity; 0 = activations only)")
     ax.set_ylabel("merged model, average test accuracy (%)")
     ax.set_title("MuDSC: merged accuracy against lambda")
-    ax.legend()
+    if not sweep.empty:
+        ax.legend()
     _save(fig, path)
 
 
