@@ -5,8 +5,9 @@
 2. ``--workflow``: wall time of the default workflow from scratch in a fresh work directory
    (``snakemake --cores 2``), of the NeuLig stage alone (all combinations, forced rerun), and
    of a no-op dry run.
+3. ``--dvc-status``: wall time of ``dvc status`` in this repository after a finished run.
 
-Usage: ``python benchmarks/run_benchmarks.py [--workflow] [--threads 1]``
+Usage: ``python benchmarks/run_benchmarks.py [--workflow] [--dvc-status] [--skip-throughput]``
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ def workflow_times() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workflow", action="store_true", help="also time the whole workflow")
+    parser.add_argument("--dvc-status", action="store_true", help="time `dvc status` here")
+    parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -124,7 +127,10 @@ def main() -> None:
         "python": platform.python_version(),
         "torch": torch.__version__,
     }
-    results["finetune_throughput"] = throughput()
+    if not args.skip_throughput:
+        results["finetune_throughput"] = throughput()
+    if args.dvc_status:
+        results["dvc_status_s"] = timed([str(Path(sys.executable).parent / "dvc"), "status"], ROOT)
     if args.workflow:
         results["workflow"] = workflow_times()
     OUT.write_text(json.dumps(results, indent=2) + "\n")

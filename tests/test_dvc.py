@@ -78,6 +78,8 @@ def test_one_learning_rate_reruns_exactly_its_descendants(finished, tmp_path):
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     assert planned_jobs(work) == {
         "finetune_expert": 1,  # shapes only
+        "finetune_expert_seed": 1,  # shapes from the other initialisation (alignment)
+        "align_experts": 4,  # both experiments align a shapes expert
         "evaluate_model": 1 + 3,  # its features + the three merged models
         "merge_experts": 3,
         "ensemble_experts": 2,
@@ -91,7 +93,13 @@ def test_one_learning_rate_reruns_exactly_its_descendants(finished, tmp_path):
     assert planned_jobs(work) == {"report_tables": 1, "all": 1}
     config["neulig"]["alpha"] = 0.1
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    assert planned_jobs(work) == {"train_router": 4, "report_tables": 1, "all": 1}
+    # routers, and the alignment jobs that merge their pair with NeuLig
+    assert planned_jobs(work) == {
+        "train_router": 4,
+        "align_experts": 4,
+        "report_tables": 1,
+        "all": 1,
+    }
 
 
 def test_corrupt_cache_file_is_detected(finished, tmp_path):

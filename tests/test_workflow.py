@@ -114,6 +114,9 @@ def test_tiny_workflow_runs_end_to_end(tmp_path):
         assert row in table.index
     assert table[tasks].apply(lambda c: c.between(0, 100)).all().all()
     assert table["Average"].round(2).equals(table[tasks].mean(axis=1).round(2))
+    aligned = pd.read_csv(work / "reports" / "alignment.csv")
+    assert set(aligned["experiment"]) == {"different_init", "shared_init"}
+    assert {"MuDSC", "no alignment", "MuDSC + NeuLig merge"} <= set(aligned["method"])
     gaps = pd.read_csv(work / "reports" / "neulig_gap.csv")
     assert sorted(gaps["n_models"].unique()) == [2, 3] and len(gaps) == 4
     for figure in ("accuracy_by_task.png", "merge_vs_ensemble.png", "neulig_beta.png"):

@@ -10,7 +10,8 @@ import pandas as pd
 
 from neulig.reporting import _save
 
-ORDER = ["experts (unmerged)", "identity", "weight", "activation", "mudsc"]
+BASE = ["experts (unmerged)", "identity", "weight", "activation", "mudsc"]
+ORDER = BASE + [f"{m} + NeuLig {k}" for m in BASE[1:] for k in ("merge", "ensemble")]
 LABELS = {
     "identity": "no alignment",
     "weight": "weight only",
@@ -25,9 +26,16 @@ def alignment_table(records: pd.DataFrame) -> pd.DataFrame:
     table = rows.pivot_table(index=["experiment", "method"], columns="task", values="accuracy")
     table["Average"] = table.mean(axis=1)
     order = {m: i for i, m in enumerate(ORDER)}
-    table = table.sort_index(key=lambda idx: idx.map(lambda m: order.get(m, len(order))))
-    table = table.rename(index=LABELS, level="method")
+    table = table.sort_index(
+        key=lambda idx: idx.map(lambda m: order.get(m, len(order))) if idx.name == "method" else idx
+    )
+    table = table.rename(index=lambda m: _label(m), level="method")
     return table.round(2)
+
+
+def _label(method: str) -> str:
+    base, plus, rest = method.partition(" + ")
+    return LABELS.get(base, base) + plus + rest
 
 
 def plot_lambda(records: pd.DataFrame, path: Path) -> None:

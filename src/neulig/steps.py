@@ -302,14 +302,20 @@ def route(args) -> None:
 
 def align_experts(args) -> None:
     """Align one expert onto a reference expert and score their weight average on both tasks."""
-    from neulig.align.experiment import align_and_average, calibration_batch, test_accuracy
+    from neulig.align.experiment import (
+        align_and_average,
+        calibration_batch,
+        neulig_pair,
+        test_accuracy,
+    )
 
     p, device = args.params, _device(args)
     reference = load_vision_tower(args.reference, device)
     other = load_vision_tower(args.other, device)
     ref_info = io.read_json(Path(args.reference).with_suffix(".json"))
     other_info = io.read_json(Path(args.other).with_suffix(".json"))
-    tasks = {t.name: t for t in (load_task(d, splits=("train", "test")) for d in args.data)}
+    splits = ("train", "val", "test")
+    tasks = {t.name: t for t in (load_task(d, splits=splits) for d in args.data)}
     heads = load_heads(io.load_tensors(args.heads))
     calibration = calibration_batch(
         list(tasks.values()), reference, p["calibration_images"], p["seed"]
@@ -347,6 +353,10 @@ def align_experts(args) -> None:
         device,
     )
     rows += rows_for(args.method, accs, lam=p["lam"])
+    if p.get("neulig"):
+        nl = neulig_pair(reference, result.state, list(tasks.values()), heads, p["neulig"], device)
+        rows += rows_for(f"{args.method} + NeuLig merge", nl["merge"], lam=p["lam"])
+        rows += rows_for(f"{args.method} + NeuLig ensemble", nl["ensemble"], lam=p["lam"])
     if args.method == "mudsc":
         for lam in p.get("lam_grid", []):
             _, accs = align_and_average(

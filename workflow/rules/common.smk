@@ -124,7 +124,9 @@ def expert_features():
 
 
 def neulig_params():
-    return {**NEULIG, "seed": config["seed"], "device": config["device"]}
+    # min_models / max_combinations shape the DAG, not a router: keep them out of the trigger.
+    router = {k: v for k, v in NEULIG.items() if k not in ("min_models", "max_combinations")}
+    return {**router, "seed": config["seed"], "device": config["device"]}
 
 
 def get_combo_meta(wildcards):

@@ -61,3 +61,42 @@ def align_and_average(
     """Align ``other`` onto ``reference`` with ``method``, average, and score every task."""
     result = align(method, reference, other, calibration, lam=lam, seed=seed)
     return result, test_accuracy(averaged(reference, result.state), tasks, heads, device)
+
+
+def neulig_pair(
+    reference: nn.Module,
+    aligned: dict[str, torch.Tensor],
+    tasks: list[Task],
+    heads: dict[str, Head],
+    params: dict,
+    device,
+) -> dict[str, dict[str, float]]:
+    """NeuLig over the reference and the aligned expert: router on both experts' features,
+    then per-sample merged weights. Returns ``{"merge": {task: acc}, "ensemble": {...}}``."""
+    from neulig.dynamic_merge import ExpertStack
+    from neulig.ligand import TaskFeatures, ensemble_accuracy, parameter_offsets, train_router
+
+    other = copy.deepcopy(reference)
+    other.load_state_dict(aligned)
+    states = [reference.state_dict(), aligned]
+    features = {}
+    for split in ("train", "val", "test"):
+        features[split] = {}
+        for task in tasks:
+            images, labels = task.splits[split].tensors()
+            z = torch.stack(
+                [encode_images(m, images, device=device) for m in (reference, other)], dim=1
+            )
+            features[split][task.name] = TaskFeatures(z, labels)
+    router, _ = train_router(
+        features["train"], features["val"], heads, parameter_offsets(states), params
+    )
+    stack = ExpertStack(copy.deepcopy(reference), states, device)
+    merge = {}
+    for task in tasks:
+        images, labels = task.splits["test"].tensors()
+        betas = router(features["test"][task.name].features).detach()
+        merge[task.name] = accuracy(
+            heads[task.name](stack.forward_per_sample(betas, images)), labels
+        )
+    return {"merge": merge, "ensemble": ensemble_accuracy(router, features["test"], heads)}
