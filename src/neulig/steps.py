@@ -341,36 +341,22 @@ def align_experts(args) -> None:
     for visual, info in ((reference, ref_info), (other, other_info)):
         own.update(test_accuracy(visual, [tasks[info["task"]]], heads, device))
     rows = rows_for("experts (unmerged)", own)
-    result, accs = align_and_average(
-        args.method,
-        reference,
-        other,
-        calibration,
-        list(tasks.values()),
-        heads,
-        p["lam"],
-        p["seed"],
-        device,
-    )
+    task_list = list(tasks.values())
+
+    def run(lam: float):
+        return align_and_average(
+            args.method, reference, other, calibration, task_list, heads, lam, p["seed"], device
+        )
+
+    result, accs = run(p["lam"])
     rows += rows_for(args.method, accs, lam=p["lam"])
     if p.get("neulig"):
-        nl = neulig_pair(reference, result.state, list(tasks.values()), heads, p["neulig"], device)
+        nl = neulig_pair(reference, result.state, task_list, heads, p["neulig"], device)
         rows += rows_for(f"{args.method} + NeuLig merge", nl["merge"], lam=p["lam"])
         rows += rows_for(f"{args.method} + NeuLig ensemble", nl["ensemble"], lam=p["lam"])
     if args.method == "mudsc":
         for lam in p.get("lam_grid", []):
-            _, accs = align_and_average(
-                args.method,
-                reference,
-                other,
-                calibration,
-                list(tasks.values()),
-                heads,
-                lam,
-                p["seed"],
-                device,
-            )
-            rows += rows_for("mudsc (lambda sweep)", accs, lam=lam)
+            rows += rows_for("mudsc (lambda sweep)", run(lam)[1], lam=lam)
     io.save_tensors(args.out_perms, result.perms)
     info = {
         **other_info,
