@@ -11,7 +11,7 @@ rule pretrain_vision_seed:
         "benchmarks/rules/pretrain_vision_seed/{seed}.tsv"
     conda:
         ENV
-    threads: 2
+    threads: 1
     resources:
         gpu=1,
     params:

@@ -152,11 +152,10 @@ def seed_pretrain_params(seed):
 
 def align_params():
     keys = ("lam", "lam_grid", "calibration_images")
-    return {
-        **{k: ALIGN[k] for k in keys if k in ALIGN},
-        "seed": config["seed"],
-        "device": config["device"],
-    }
+    params = {k: ALIGN[k] for k in keys if k in ALIGN}
+    if ALIGN.get("neulig", True):
+        params["neulig"] = neulig_params()  # NeuLig over the aligned pair
+    return {**params, "seed": config["seed"], "device": config["device"]}
 
 
 def get_align_inputs(wildcards):
