@@ -1,6 +1,6 @@
 # Multi-level model collaboration: download -> pretrain -> finetune -> merge / ensemble
 # -> evaluate -> report. Logic lives in the `neulig` package; rules call its CLI.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 from neulig.config import check_config
 
 min_version("9.0")
@@ -13,9 +13,9 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+# Validates against workflow/schemas/config.schema.yaml and fills in its defaults; a bad key
+# fails here, before any job, in one line that names it.
 check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
-# Snakemake's validation fills in the schema's defaults.
-validate(config, schema="workflow/schemas/config.schema.yaml")
 
 
 report: "workflow/report/workflow.rst"

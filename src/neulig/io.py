@@ -20,13 +20,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from neulig.errors import ArtifactError, ConfigError
 
-class ArtifactError(RuntimeError):
-    """A missing, corrupt or mismatched artifact; the message names the file and the fix."""
-
-
-class ConfigError(ValueError):
-    """A config value the step cannot use; the message names the key."""
+__all__ = ["ArtifactError", "ConfigError"]
 
 
 @contextmanager
