@@ -16,21 +16,11 @@ from neulig.config import check_config
 from neulig.reporting import LABELS
 
 from .fixtures_formats import write_gtsrb, write_mnist
-from .test_workflow import ROOT, SCHEMA, snakemake, workdir_with
+from .test_workflow import ROOT, SCHEMA, STAGES, snakemake, workdir_with
 
 PAPER = ROOT / "config" / "paper.yaml"
 SMOKE = ROOT / ".test" / "paper-smoke" / "config.yaml"
 PAPER_TASKS = ["gtsrb", "cifar100", "resisc45", "cifar10", "mnist"]
-STAGES = (
-    "download_dataset",
-    "pretrain_clip",
-    "finetune_expert",
-    "merge_experts",
-    "ensemble_experts",
-    "evaluate_model",
-    "train_router",
-    "report_tables",
-)
 
 
 def job_counts(dry_run_output: str) -> dict[str, int]:

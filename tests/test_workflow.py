@@ -73,18 +73,21 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, edit, key):
     assert not (tmp_path / "data").exists()
 
 
+STAGES = (
+    "download_dataset",
+    "pretrain_clip",
+    "finetune_expert",
+    "merge_experts",
+    "ensemble_experts",
+    "evaluate_model",
+    "train_router",
+    "report_tables",
+)
+
+
 def test_default_config_plans_every_stage():
     out = snakemake("-n", "--cores", "2", "--forceall").stdout
-    for rule in (
-        "download_dataset",
-        "pretrain_clip",
-        "finetune_expert",
-        "merge_experts",
-        "ensemble_experts",
-        "evaluate_model",
-        "train_router",
-        "report_tables",
-    ):
+    for rule in (*STAGES, "pretrain_vision_seed", "align_experts"):
         assert rule in out
 
 
