@@ -90,7 +90,7 @@ def plot_by_task(table: pd.DataFrame, path: Path) -> None:
     ax.legend(fontsize=7, ncol=2, loc="lower left")
     ax.set_title("Accuracy per task")
     plt.xticks(rotation=0)
-    _save(ax.figure, path)
+    save_figure(ax.figure, path)
 
 
 def plot_summary(table: pd.DataFrame, path: Path) -> None:
@@ -103,10 +103,10 @@ def plot_summary(table: pd.DataFrame, path: Path) -> None:
     ax.set_xlim(0, 105)
     ax.set_xlabel("average test accuracy over tasks (%)")
     ax.set_title("Merged models vs ensembles vs experts")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-def _save(fig, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
     fig.tight_layout()
     with io.atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120, metadata={"Software": None})

@@ -8,7 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from neulig.reporting import _save
+from neulig.reporting import save_figure
 
 BASE = ["experts (unmerged)", "identity", "weight", "activation", "mudsc"]
 ORDER = BASE + [f"{m} + NeuLig {k}" for m in BASE[1:] for k in ("merge", "ensemble")]
@@ -51,7 +51,7 @@ def plot_lambda(records: pd.DataFrame, path: Path) -> None:
     ax.set_title("MuDSC: merged accuracy against lambda")
     if not sweep.empty:
         ax.legend()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def alignment_markdown(table: pd.DataFrame) -> str:

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from neulig.reporting import _save
+from neulig.reporting import save_figure
 
 MERGE = "neulig_merge_per_sample"
 ENSEMBLE = "neulig_ensemble"
@@ -65,7 +65,7 @@ def plot_model_counts(gaps: pd.DataFrame, path: Path) -> None:
     ax.set_xticks(sorted(gaps["n_models"].unique()))
     ax.legend()
     ax.set_title("Merging vs ensembling (band: min-max over combinations)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_gaps(gaps: pd.DataFrame, path: Path) -> None:
@@ -77,7 +77,7 @@ def plot_gaps(gaps: pd.DataFrame, path: Path) -> None:
     ax.set_xticks(range(len(gaps)), gaps["combo"], rotation=90, fontsize=6)
     ax.set_ylabel("merge - ensemble (points)")
     ax.set_title("NeuLig merge-ensemble gap per combination (colour: model count)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_betas(records: pd.DataFrame, path: Path) -> None:
@@ -104,7 +104,7 @@ def plot_betas(records: pd.DataFrame, path: Path) -> None:
         )
     fig.colorbar(image, ax=ax, label="mean beta")
     ax.set_title("Which expert each task's inputs pick")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def neulig_markdown(gaps: pd.DataFrame) -> str:

@@ -138,10 +138,7 @@ def evaluate(args) -> None:
     io.write_json(args.out, evaluate_features(args.name, args.method, args.kind, features, heads))
 
 
-def _val_accuracy(state, architecture, tasks, heads, device) -> float:
-    from neulig.models import create_vision_tower
-
-    visual = create_vision_tower(architecture)
+def _val_accuracy(visual, state, tasks, heads, device) -> float:
     visual.load_state_dict(state)
     accs = []
     for task in tasks:
@@ -154,6 +151,7 @@ def _val_accuracy(state, architecture, tasks, heads, device) -> float:
 def merge(args) -> None:
     """Merge the experts with one registry method; grid hyper-parameters chosen on val."""
     from neulig.merging import MERGE_METHODS, merge
+    from neulig.models import create_vision_tower
 
     if args.method not in MERGE_METHODS:
         raise ConfigError(f"merge.methods: unknown method '{args.method}'")
@@ -169,11 +167,12 @@ def merge(args) -> None:
         device = _device(args)
         heads = load_heads(io.load_tensors(args.heads))
         tasks = [load_task(d, splits=("val",)) for d in args.data]
+        visual = create_vision_tower(info["architecture"])  # one skeleton for every grid value
         name, values = next(iter(grid.items()))
         scores = {}
         for value in values:
             state = merge(args.method, pretrained, experts, **hparams, **{name: value})
-            scores[value] = _val_accuracy(state, info["architecture"], tasks, heads, device)
+            scores[value] = _val_accuracy(visual, state, tasks, heads, device)
             log.info("%s %s=%s: val %.2f", args.method, name, value, scores[value])
         best = max(values, key=lambda v: (scores[v], -values.index(v)))
         hparams[name] = best
