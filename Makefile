@@ -19,15 +19,17 @@ $(VENV)/.installed: pyproject.toml
 
 # Test tools (and transformers, for the expert-import tests) only where tests run: importing
 # transformers through open_clip costs every workflow job about a second.
+# The fs storage plugin (tests/test_storage.py) copies files with rsync.
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
+	command -v rsync >/dev/null || (apt-get update -qq && apt-get install -y -qq rsync)
 	touch $@
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
 
 report: run
-	$(BIN)/snakemake --report reports/report.html
+	$(BIN)/snakemake --report reports/tiny.html
 
 test: $(VENV)/.installed-test
 	$(BIN)/pytest

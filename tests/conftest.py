@@ -1,14 +1,18 @@
-"""Shared fixtures: tiny open_clip towers and a repo-root path."""
+"""Shared fixtures: tiny open_clip towers, and one tiny workflow run that every test reading
+a finished run's outputs shares (it runs once per session, in a git + DVC repository)."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
 from neulig.models import create_clip
+
+from .workflow_helpers import TEST_CONFIG, git_dvc_repo, sh, snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = "NeuLig-Tiny-ViT-32"
@@ -30,3 +34,18 @@ def images() -> torch.Tensor:
     return torch.randint(
         0, 256, (6, 32, 32, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A git + DVC repository after a successful run of the tiny test config (experiment
+    ``ci``), committed and pushed to a local DVC remote. Tests must not modify it: copy it."""
+    base = tmp_path_factory.mktemp("tiny_run")
+    repo = git_dvc_repo(base / "repo", remote=base / "remote")
+    (repo / "config").mkdir()
+    shutil.copy(TEST_CONFIG, repo / "config" / "config.yaml")
+    snakemake("--cores", "2", cwd=repo)
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "commit", "-qm", "run", cwd=repo)
+    sh("dvc", "push", "-q", cwd=repo)
+    return repo

@@ -51,11 +51,7 @@ def test_corrupt_checkpoint(capsys, tmp_path):
         "--heads",
         "h",
         "--name",
-        "m",
-        "--method",
-        "m",
-        "--kind",
-        "k",
+        "pretrained",
         "--out-features",
         "f",
         "--out",
@@ -98,3 +94,16 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert not target.exists() and list(tmp_path.iterdir()) == []
     io.save_tensors(target, {"x": torch.ones(2)})
     assert torch.equal(io.load_tensors(target)["x"], torch.ones(2))
+
+
+def test_missing_head_names_the_task_and_the_step(tmp_path):
+    from neulig.evaluate import read_heads
+
+    heads = tmp_path / "heads.safetensors"
+    io.save_tensors(heads, {"digits/weight": torch.eye(2), "digits/scale": torch.tensor(1.0)})
+    assert set(read_heads(heads, ["digits"])) == {"digits"}
+    with pytest.raises(io.ArtifactError) as err:
+        read_heads(heads, ["digits", "shapes"])
+    message = str(err.value)
+    assert "'shapes'" in message and str(heads) in message and "pretrain" in message
+    assert "\n" not in message

@@ -1,85 +1,63 @@
-"""DVC versions what Snakemake produces: share, pull-then-nothing-to-do, targeted reruns and a
-corrupt cache, on the tiny test config in throw-away git + DVC repositories."""
+"""DVC versions what Snakemake produces: share, pull-then-nothing-to-do, targeted reruns, a
+corrupt cache, metrics across commits, and partial runs, in throw-away git + DVC repositories."""
 
 from __future__ import annotations
 
-import os
+import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .test_workflow import TEST_CONFIG, snakemake
+from .workflow_helpers import (
+    ROOT,
+    TEST_CONFIG,
+    git_dvc_repo,
+    planned_jobs,
+    sh,
+    snakemake,
+)
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
 
 
-def sh(*cmd: str, cwd: Path) -> str:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if result.returncode:
-        raise AssertionError(f"{' '.join(cmd)}:\n{result.stdout}\n{result.stderr}")
-    return result.stdout + result.stderr
+def copy_of(repo: Path, dest: Path) -> Path:
+    shutil.copytree(repo, dest, symlinks=True)
+    return dest
 
 
-def planned_jobs(cwd: Path) -> dict[str, int]:
-    out = snakemake("-n", "--quiet", "rules", cwd=cwd).stdout
-    jobs = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
-            jobs[parts[0]] = int(parts[1])
-    return jobs
+def edit_config(work: Path, edit) -> None:
+    config = yaml.safe_load((work / "config" / "config.yaml").read_text())
+    edit(config)
+    (work / "config" / "config.yaml").write_text(yaml.safe_dump(config))
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> tuple[Path, Path]:
-    """A repository after a successful tiny run, pushed to a local DVC remote."""
-    base = tmp_path_factory.mktemp("dvc")
-    repo, remote = base / "repo", base / "remote"
-    (repo / "config").mkdir(parents=True)
-    shutil.copy(TEST_CONFIG, repo / "config" / "config.yaml")
-    sh("git", "init", "-q", cwd=repo)
-    sh("git", "config", "user.email", "ci@example.org", cwd=repo)
-    sh("git", "config", "user.name", "ci", cwd=repo)
-    sh("dvc", "init", "-q", cwd=repo)
-    sh("dvc", "remote", "add", "-q", "-d", "local", str(remote), cwd=repo)
-    snakemake("--cores", "2", cwd=repo)
-    status = sh("git", "status", "--porcelain", cwd=repo)
-    assert {"data.dvc", "results.dvc", "reports.dvc"} <= {line[3:] for line in status.splitlines()}
-    assert "Data and pipelines are up to date" in sh("dvc", "status", cwd=repo)
-    sh("git", "add", "-A", cwd=repo)
-    sh("git", "commit", "-qm", "run", cwd=repo)
-    sh("dvc", "push", "-q", cwd=repo)
-    return repo, remote
+def test_a_run_leaves_only_dvc_pointers_to_commit(tiny_run):
+    tracked = set(sh("git", "ls-files", cwd=tiny_run).split())
+    assert {"data.dvc", "results/ci.dvc", "reports/ci.dvc"} <= tracked
+    assert not any(p.startswith(("results/ci/", "reports/ci/", "data/")) for p in tracked)
+    assert "Data and pipelines are up to date" in sh("dvc", "status", cwd=tiny_run)
 
 
-def test_clone_and_pull_has_nothing_to_do(finished, tmp_path):
-    repo, _ = finished
+def test_clone_and_pull_has_nothing_to_do(tiny_run, tmp_path):
     clone = tmp_path / "clone"
-    sh("git", "clone", "-q", str(repo), str(clone), cwd=tmp_path)
+    sh("git", "clone", "-q", str(tiny_run), str(clone), cwd=tmp_path)
     sh("dvc", "pull", "-q", cwd=clone)
     snakemake("--touch", "--cores", "1", cwd=clone)  # what `make pull` does
     assert "Nothing to be done" in snakemake("-n", cwd=clone).stdout
     for name in ("accuracy.csv", "accuracy.md", "neulig_gap.csv", "accuracy_by_task.png"):
-        assert (clone / "reports" / name).read_bytes() == (repo / "reports" / name).read_bytes()
+        pulled = (clone / "reports" / "ci" / name).read_bytes()
+        assert pulled == (tiny_run / "reports" / "ci" / name).read_bytes()
 
 
-def test_one_learning_rate_reruns_exactly_its_descendants(finished, tmp_path):
-    repo, _ = finished
-    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
-    config["tasks"]["shapes"]["finetune"] = {"lr": 5e-4}
-    work = tmp_path / "edited"
-    shutil.copytree(repo, work, symlinks=True)
-    (work / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+def test_one_learning_rate_reruns_exactly_its_descendants(tiny_run, tmp_path):
+    work = copy_of(tiny_run, tmp_path / "edited")
+    edit_config(work, lambda c: c["tasks"]["shapes"].update(finetune={"lr": 5e-4}))
     assert planned_jobs(work) == {
         "finetune_expert": 1,  # shapes only
         "finetune_expert_seed": 1,  # shapes from the other initialisation (alignment)
-        "align_experts": 4,  # both experiments align a shapes expert
+        "align_experts": 4,  # both settings align a shapes expert
         "evaluate_model": 1 + 3,  # its features + the three merged models
         "merge_experts": 3,
         "ensemble_experts": 2,
@@ -87,12 +65,10 @@ def test_one_learning_rate_reruns_exactly_its_descendants(finished, tmp_path):
         "report_tables": 1,
         "all": 1,
     }
-    config = yaml.safe_load((repo / "config" / "config.yaml").read_text())
-    config["report"]["title"] = "another title"
-    (work / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    edit_config(work, lambda c: c["tasks"]["shapes"].pop("finetune"))
+    edit_config(work, lambda c: c["report"].update(title="another title"))
     assert planned_jobs(work) == {"report_tables": 1, "all": 1}
-    config["neulig"]["alpha"] = 0.1
-    (work / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    edit_config(work, lambda c: c["neulig"].update(alpha=0.1))
     # routers, and the alignment jobs that merge their pair with NeuLig
     assert planned_jobs(work) == {
         "train_router": 4,
@@ -102,11 +78,9 @@ def test_one_learning_rate_reruns_exactly_its_descendants(finished, tmp_path):
     }
 
 
-def test_corrupt_cache_file_is_detected(finished, tmp_path):
-    repo, _ = finished
-    clone = tmp_path / "corrupt"
-    shutil.copytree(repo, clone, symlinks=True)
-    target = clone / "results" / "eval" / "pretrained.json"
+def test_corrupt_cache_file_is_detected(tiny_run, tmp_path):
+    clone = copy_of(tiny_run, tmp_path / "corrupt")
+    target = clone / "results" / "ci" / "eval" / "pretrained.json"
     cache = clone / ".dvc" / "cache" / "files" / "md5"
     victim = next(
         p for p in cache.rglob("*") if p.is_file() and p.read_bytes() == target.read_bytes()
@@ -116,3 +90,52 @@ def test_corrupt_cache_file_is_detected(finished, tmp_path):
     target.unlink()
     out = sh("dvc", "status", cwd=clone)
     assert "not in cache" in out and "results" in out
+
+
+def test_metrics_diff_between_two_commits_shows_the_changed_numbers(tiny_run, tmp_path):
+    work = copy_of(tiny_run, tmp_path / "metrics")
+    (work / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text().replace("tiny", "ci"))
+    sh("git", "add", "dvc.yaml", cwd=work)
+    sh("git", "commit", "-qm", "declare metrics", cwd=work)
+    before = json.loads((work / "reports" / "ci" / "metrics.json").read_text())
+    chosen = yaml.safe_load(
+        (work / "results" / "ci" / "merge" / "ties" / "vision.json").read_text()
+    )
+    other = [s for s in (0.5, 1.0) if s != chosen["hparams"]["scaling"]]
+    edit_config(work, lambda c: c["merge"]["ties"].update(search={"scaling": other}))
+    snakemake("--cores", "2", cwd=work)
+    sh("git", "add", "-A", cwd=work)
+    sh("git", "commit", "-qm", "other TIES scaling", cwd=work)
+    after = json.loads((work / "reports" / "ci" / "metrics.json").read_text())
+    changed = [
+        k for k, v in after["average_accuracy"].items() if before["average_accuracy"][k] != v
+    ]
+    diff = sh("dvc", "metrics", "diff", "HEAD~1", "HEAD", cwd=work)
+    assert "average_accuracy.ties" in diff or not changed
+    for key in changed:
+        assert f"average_accuracy.{key}" in diff and str(after["average_accuracy"][key]) in diff
+    plots = sh("dvc", "plots", "show", "-o", str(tmp_path / "plots"), cwd=work)
+    assert (tmp_path / "plots" / "index.html").exists(), plots
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("-n",),
+        ("--until", "download_dataset"),
+        ("data/digits/meta.json",),
+    ],
+)
+def test_partial_runs_record_what_exists_and_succeed(tmp_path, args):
+    repo = git_dvc_repo(tmp_path / "repo")
+    (repo / "config").mkdir()
+    shutil.copy(ROOT / "config" / "config.yaml", repo / "config" / "config.yaml")
+    if args[0] == "--until":  # every download of the smaller test config
+        shutil.copy(TEST_CONFIG, repo / "config" / "config.yaml")
+    snakemake("--cores", "2", *args, cwd=repo)
+    status = sh("git", "status", "--porcelain", cwd=repo)
+    if args == ("-n",):
+        assert not (repo / "data").exists() and "data.dvc" not in status
+    else:
+        assert "data.dvc" in status and not (repo / "results").exists()
+        assert list((repo / "data").glob("digits*/train.images.npy"))

@@ -17,7 +17,8 @@ from neulig.ligand import (
     supervised_loss,
     train_router,
 )
-from neulig.merging.methods import weight_average
+from neulig.ligand.granularities import merged_features, static_betas
+from neulig.merging.state_dict import mean
 from neulig.models import Head, Preprocess
 
 
@@ -37,7 +38,7 @@ def test_one_hot_beta_reproduces_each_expert(stack, towers, images):
 
 
 def test_uniform_beta_is_weight_averaging(stack, towers, images):
-    averaged = weight_average({}, {str(i): t.state_dict() for i, t in enumerate(towers)})
+    averaged = mean([t.state_dict() for t in towers])
     tower = copy.deepcopy(towers[0])
     tower.load_state_dict(averaged)
     with torch.no_grad():
@@ -55,13 +56,33 @@ def test_per_sample_merge_equals_slow_loop(stack, images):
     assert torch.allclose(fast, slow, atol=1e-5)
 
 
-def test_per_batch_rules(stack, images):
-    betas = torch.softmax(torch.randn(len(images), 3), -1)
-    first = stack.forward_per_batch(betas, images, batch_size=3, rule="first")
+def test_granularities_run_the_right_merged_networks(stack, images):
+    betas = torch.softmax(
+        torch.randn(len(images), 3, generator=torch.Generator().manual_seed(2)), -1
+    )
+    task_beta, global_beta = torch.tensor([0.2, 0.3, 0.5]), torch.tensor([0.6, 0.2, 0.2])
+
+    def run(granularity):
+        return merged_features(stack, granularity, images, betas, task_beta, global_beta, 3)
+
+    first, mean_rule = run("batch_first"), run("batch_mean")
     assert torch.allclose(first[:3], stack.forward_static(betas[0], images[:3]), atol=1e-5)
     assert torch.allclose(first[3:], stack.forward_static(betas[3], images[3:]), atol=1e-5)
-    mean = stack.forward_per_batch(betas, images, batch_size=3, rule="mean")
-    assert torch.allclose(mean[3:], stack.forward_static(betas[3:].mean(0), images[3:]), atol=1e-5)
+    expected = stack.forward_static(betas[3:].mean(0), images[3:])
+    assert torch.allclose(mean_rule[3:], expected, atol=1e-5)
+    assert torch.allclose(run("per_task"), stack.forward_static(task_beta, images), atol=1e-5)
+    assert torch.allclose(run("global"), stack.forward_static(global_beta, images), atol=1e-5)
+    assert torch.allclose(run("per_sample"), stack.forward_per_sample(betas, images), atol=1e-5)
+    with pytest.raises(ValueError, match="granularity"):
+        run("per_pixel")
+
+
+def test_static_betas_come_from_val_means():
+    val = {"a": torch.tensor([[1.0, 0.0], [0.0, 1.0]]), "b": torch.tensor([[1.0, 0.0]] * 2)}
+    per_task, global_beta = static_betas(val)
+    assert torch.equal(per_task["a"], torch.tensor([0.5, 0.5]))
+    assert torch.equal(per_task["b"], torch.tensor([1.0, 0.0]))
+    assert torch.equal(global_beta, torch.tensor([0.75, 0.25]))  # every val input weighs the same
 
 
 def test_router_gets_gradients_and_experts_get_none(towers, images):

@@ -5,8 +5,8 @@ import shutil
 import numpy as np
 import pytest
 
-from neulig.data.paper_sources import PAPER_SOURCES
 from neulig.data.prepare import make_splits
+from neulig.data.sources import SOURCES as PAPER_SOURCES
 from neulig.io import ArtifactError, ConfigError
 
 from .fixtures_formats import (

@@ -1,77 +1,21 @@
-"""The Snakemake workflow: config validation, planning, lint, and a full tiny run."""
+"""The Snakemake workflow: config validation, registries vs schema, lint, and the tiny run."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
+from neulig.align import ALIGN_LABELS, ALIGN_METHODS
+from neulig.config import _schema
 from neulig.data.sources import SOURCES
-from neulig.ensemble import ENSEMBLE_METHODS
-from neulig.merging import MERGE_METHODS
+from neulig.ensemble import ENSEMBLE_LABELS, ENSEMBLE_METHODS
+from neulig.ligand import TASK_LOSSES
+from neulig.merging import MERGE_LABELS, MERGE_METHODS
 
-ROOT = Path(__file__).resolve().parents[1]
-TEST_CONFIG = ROOT / ".test" / "config" / "config.yaml"
-SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-
-
-def snakemake(*args: str, cwd: Path = ROOT, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-        )
-    return result
-
-
-def workdir_with(tmp_path: Path, config: dict) -> Path:
-    (tmp_path / "config").mkdir(parents=True, exist_ok=True)
-    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    return tmp_path
-
-
-def test_schema_enums_match_the_registries():
-    schema = yaml.safe_load(SCHEMA.read_text())["properties"]
-    assert set(schema["merge"]["properties"]["methods"]["items"]["enum"]) == set(MERGE_METHODS)
-    assert set(schema["ensemble"]["properties"]["methods"]["items"]["enum"]) == set(
-        ENSEMBLE_METHODS
-    )
-    task = schema["tasks"]["additionalProperties"]["properties"]
-    assert set(task["source"]["enum"]) == set(SOURCES)
-
-
-@pytest.mark.parametrize(
-    ("edit", "key"),
-    [
-        (lambda c: c["finetune"].update(lr="fast"), "lr"),
-        (lambda c: c["merge"].update(methods=["average", "magic"]), "magic"),
-        (lambda c: c["tasks"]["digits"].update(source="floppy"), "floppy"),
-        (lambda c: c.update(finetuen={}), "finetuen"),
-        (lambda c: c["neulig"].update(loss="hinge"), "hinge"),
-    ],
-)
-def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, edit, key):
-    config = yaml.safe_load(TEST_CONFIG.read_text())
-    edit(config)
-    result = snakemake("-n", "--cores", "1", cwd=workdir_with(tmp_path, config), check=False)
-    assert result.returncode != 0
-    assert key in result.stdout + result.stderr
-    assert not (tmp_path / "data").exists()
-
+from .workflow_helpers import ROOT, SCHEMA, TEST_CONFIG, snakemake, workdir_with
 
 STAGES = (
     "download_dataset",
@@ -85,10 +29,57 @@ STAGES = (
 )
 
 
+def test_schema_enums_and_labels_match_every_registry():
+    schema = _schema(str(SCHEMA))["properties"]
+    enums = {
+        "merge": (schema["merge"]["properties"]["methods"]["items"]["enum"], MERGE_METHODS),
+        "ensemble": (
+            schema["ensemble"]["properties"]["methods"]["items"]["enum"],
+            ENSEMBLE_METHODS,
+        ),
+        "align": (schema["alignment"]["properties"]["methods"]["items"]["enum"], ALIGN_METHODS),
+        "losses": (schema["neulig"]["properties"]["loss"]["enum"], TASK_LOSSES),
+        "sources": (
+            schema["tasks"]["additionalProperties"]["properties"]["source"]["enum"],
+            SOURCES,
+        ),
+    }
+    for name, (enum, registry) in enums.items():
+        assert set(enum) == set(registry), name
+    for labels, registry in (
+        (MERGE_LABELS, MERGE_METHODS),
+        (ENSEMBLE_LABELS, ENSEMBLE_METHODS),
+        (ALIGN_LABELS, ALIGN_METHODS),
+    ):
+        assert set(labels) == set(registry)
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        (lambda c: c["finetune"].update(lr="fast"), "lr"),
+        (lambda c: c["merge"].update(methods=["average", "magic"]), "magic"),
+        (lambda c: c["merge"].update(magic={"hparams": {}}), "magic"),
+        (lambda c: c["tasks"]["digits"].update(source="floppy"), "floppy"),
+        (lambda c: c.update(finetuen={}), "finetuen"),
+        (lambda c: c["neulig"].update(loss="hinge"), "hinge"),
+        (lambda c: c.update(experiment="two words"), "experiment"),
+    ],
+)
+def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, edit, key):
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    edit(config)
+    result = snakemake("-n", "--cores", "1", cwd=workdir_with(tmp_path, config), check=False)
+    assert result.returncode != 0
+    assert key in result.stdout + result.stderr
+    assert not (tmp_path / "data").exists()
+
+
 def test_default_config_plans_every_stage():
     out = snakemake("-n", "--cores", "2", "--forceall").stdout
     for rule in (*STAGES, "pretrain_vision_seed", "align_experts"):
         assert rule in out
+    assert "results/tiny/" in out and "reports/tiny/accuracy.md" in out
 
 
 def test_lint_is_clean():
@@ -98,10 +89,9 @@ def test_lint_is_clean():
 
 
 @pytest.mark.slow
-def test_tiny_workflow_runs_end_to_end(tmp_path):
-    work = workdir_with(tmp_path, yaml.safe_load(TEST_CONFIG.read_text()))
-    snakemake("--cores", "2", cwd=work)
-    table = pd.read_csv(work / "reports" / "accuracy.csv", index_col=0)
+def test_tiny_workflow_runs_end_to_end(tiny_run):
+    reports = tiny_run / "reports" / "ci"
+    table = pd.read_csv(reports / "accuracy.csv", index_col=0)
     tasks = ["digits", "gratings", "shapes"]
     assert set(tasks) <= set(table.columns)
     for row in (
@@ -117,20 +107,30 @@ def test_tiny_workflow_runs_end_to_end(tmp_path):
         assert row in table.index
     assert table[tasks].apply(lambda c: c.between(0, 100)).all().all()
     assert table["Average"].round(2).equals(table[tasks].mean(axis=1).round(2))
-    aligned = pd.read_csv(work / "reports" / "alignment.csv")
+    aligned = pd.read_csv(reports / "alignment.csv")
     assert set(aligned["experiment"]) == {"different_init", "shared_init"}
     assert {"MuDSC", "no alignment", "MuDSC + NeuLig merge"} <= set(aligned["method"])
-    gaps = pd.read_csv(work / "reports" / "neulig_gap.csv")
+    gaps = pd.read_csv(reports / "neulig_gap.csv")
     assert sorted(gaps["n_models"].unique()) == [2, 3] and len(gaps) == 4
     for figure in ("accuracy_by_task.png", "merge_vs_ensemble.png", "neulig_beta.png"):
-        assert (work / "reports" / figure).stat().st_size > 1000
-    assert all(len(list((work / "benchmarks" / "rules").rglob("*.tsv"))) for _ in [0])
-    dry = snakemake("-n", "--cores", "2", cwd=work).stdout
-    assert "Nothing to be done" in dry
-    # Same config and seed: a forced rerun of the whole DAG gives identical metrics.
-    first = (work / "reports" / "accuracy.csv").read_text()
+        assert (reports / figure).stat().st_size > 1000
+    assert list((tiny_run / "benchmarks" / "rules" / "ci").rglob("*.tsv"))
+    assert list((tiny_run / "logs" / "ci").rglob("*.log"))
+    assert "Nothing to be done" in snakemake("-n", "--cores", "2", cwd=tiny_run).stdout
+
+
+@pytest.mark.slow
+def test_same_config_and_seed_give_the_same_metrics(tiny_run, tmp_path):
+    work = tmp_path / "again"
+    shutil.copytree(tiny_run, work, symlinks=True)
     shutil.rmtree(work / "results")
     snakemake("--cores", "2", cwd=work)
-    assert (work / "reports" / "accuracy.csv").read_text() == first
-    snakemake("--report", str(work / "reports" / "report.html"), cwd=work)
-    assert "Merged" in (work / "reports" / "report.html").read_text()
+    for name in ("accuracy.csv", "metrics.json", "neulig_gap.csv", "alignment.csv"):
+        first = (tiny_run / "reports" / "ci" / name).read_text()
+        assert (work / "reports" / "ci" / name).read_text() == first, name
+    snakemake("--report", str(work / "report.html"), cwd=work)
+    assert "Merged" in (work / "report.html").read_text()
+
+
+def test_reports_folder_ships_with_a_readme():
+    assert "snakemake --report" in (ROOT / "reports" / "README.md").read_text()

@@ -1,13 +1,28 @@
-"""Config validation with one-line errors that name the offending key, and schema defaults."""
+"""Config validation with one-line errors that name the offending key, and schema defaults.
+
+The schema (``workflow/schemas/config.schema.yaml``) is the only place defaults live. The merge
+methods' names are not written in it: they are the modules of :mod:`neulig.merging.methods`,
+filled into the schema here, so adding a method is one file plus its name in the config.
+Kept free of torch: the Snakefile validates the config on every ``snakemake`` call.
+"""
 
 from __future__ import annotations
 
 import os
+import pkgutil
+from functools import cache
+from pathlib import Path
 
 import jsonschema
 import yaml
 
 from neulig.errors import ConfigError
+
+MERGE_METHODS_DIR = Path(__file__).parent / "merging" / "methods"
+
+
+def merge_method_names() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules([str(MERGE_METHODS_DIR)]))
 
 
 def _with_defaults(validator_class):
@@ -24,13 +39,30 @@ def _with_defaults(validator_class):
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
+@cache
+def _schema(path: str) -> dict:
+    with open(path) as fh:
+        schema = yaml.safe_load(fh)
+    merge = schema["properties"]["merge"]
+    names = merge_method_names()
+    merge["properties"]["methods"]["items"]["enum"] = names
+    merge["propertyNames"]["enum"] = ["methods", *names]
+    return schema
+
+
 def check_config(config: dict, schema_path: str | os.PathLike) -> None:
     """Validate ``config`` in place, filling in defaults; raise :class:`ConfigError` naming the
     first bad key (``config key 'finetune.lr': 'fast' is not of type 'number'``)."""
-    with open(schema_path) as fh:
-        schema = yaml.safe_load(fh)
-    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    validator = _with_defaults(jsonschema.Draft202012Validator)(_schema(str(schema_path)))
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
         raise ConfigError(f"config key '{key}': {error.message} (see {schema_path})")
+
+
+def load_config(path: str | os.PathLike, schema_path: str | os.PathLike) -> dict:
+    """Read and validate a config file (defaults filled in)."""
+    with open(path) as fh:
+        config = yaml.safe_load(fh)
+    check_config(config, schema_path)
+    return config

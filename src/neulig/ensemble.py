@@ -9,7 +9,9 @@ from collections.abc import Callable
 
 import torch
 
+from neulig.evaluate import accuracy
 from neulig.models import Head
+from neulig.records import Record
 
 
 def probability_average(features: torch.Tensor, head: Head) -> torch.Tensor:
@@ -26,3 +28,18 @@ ENSEMBLE_METHODS: dict[str, Callable[[torch.Tensor, Head], torch.Tensor]] = {
     "probabilities": probability_average,
     "features": feature_average,
 }
+ENSEMBLE_LABELS = {
+    "probabilities": "Ensemble (average of probabilities)",
+    "features": "Ensemble (average of features)",
+}
+
+
+def ensemble_records(method: str, cached: list[dict], heads: dict[str, Head]) -> list[Record]:
+    """Test accuracy per task of ``method`` over the experts' cached features."""
+    rows = []
+    for task, head in heads.items():
+        z = torch.stack([c[f"{task}/test"] for c in cached])
+        y = cached[0][f"{task}/test/labels"]
+        acc = accuracy(ENSEMBLE_METHODS[method](z, head), y)
+        rows.append(Record(f"ensemble_{method}", method, "ensemble", "ensemble", task, acc, len(y)))
+    return rows

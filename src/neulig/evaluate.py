@@ -1,10 +1,13 @@
-"""Accuracy from cached features and frozen heads, as tidy records (one dict per model x task)."""
+"""Accuracy from features and frozen zero-shot heads; the features cache of one model."""
 
 from __future__ import annotations
 
+import os
+
 import torch
 
-from neulig.models import Head
+from neulig.models import Head, encode_images
+from neulig.records import Record, parse_model
 
 
 def load_heads(tensors: dict[str, torch.Tensor]) -> dict[str, Head]:
@@ -16,34 +19,56 @@ def load_heads(tensors: dict[str, torch.Tensor]) -> dict[str, Head]:
     }
 
 
+def read_heads(path: str | os.PathLike, tasks: list[str]) -> dict[str, Head]:
+    """The heads of ``tasks`` from a heads file; a missing one names the task and the fix."""
+    from neulig.io import ArtifactError, load_tensors
+
+    heads = load_heads(load_tensors(path))
+    missing = [t for t in tasks if t not in heads]
+    if missing:
+        raise ArtifactError(
+            f"{path}: no zero-shot head for task {missing[0]!r} (has {sorted(heads)}); "
+            "rerun the pretrain step (`snakemake --forcerun pretrain_clip`)"
+        )
+    return {t: heads[t] for t in tasks}
+
+
 def accuracy(scores: torch.Tensor, labels: torch.Tensor) -> float:
     return float((scores.argmax(dim=-1) == labels).float().mean() * 100.0)
 
 
-def record(model: str, method: str, kind: str, task: str, acc: float, n: int, **extra) -> dict:
-    """One row of the long results table that every table and figure reads."""
-    return {
-        "model": model,
-        "method": method,
-        "kind": kind,
-        "task": task,
-        "accuracy": round(acc, 4),
-        "n": int(n),
-        **extra,
-    }
+@torch.no_grad()
+def encode_tasks(visual, tasks: list, device) -> dict[str, torch.Tensor]:
+    """Features (``<task>/<split>``) and labels (``<task>/<split>/labels``) of every loaded
+    split of every task: the cache that ensembles and routers read instead of re-encoding."""
+    features = {}
+    for task in tasks:
+        for split, data in task.splits.items():
+            images, labels = data.tensors()
+            features[f"{task.name}/{split}"] = encode_images(visual, images, device=device)
+            features[f"{task.name}/{split}/labels"] = labels
+    return features
 
 
-def evaluate_features(
-    model: str,
-    method: str,
-    kind: str,
-    features: dict[str, torch.Tensor],
-    heads: dict[str, Head],
-    split: str = "test",
-) -> list[dict]:
-    """Records for one model from its features file (``<task>/<split>`` + ``/labels``)."""
+def model_records(
+    model: str, features: dict[str, torch.Tensor], heads: dict[str, Head], split: str = "test"
+) -> list[Record]:
+    """Test accuracy of one single model (named by :func:`neulig.records.model_name`)."""
+    kind, method = parse_model(model)
     rows = []
     for task, head in heads.items():
         z, y = features[f"{task}/{split}"], features[f"{task}/{split}/labels"]
-        rows.append(record(model, method, kind, task, accuracy(head(z), y), len(y), split=split))
+        acc = accuracy(head(z), y)
+        rows.append(
+            Record(
+                model,
+                method,
+                kind,
+                "model" if kind != "merge" else "merge",
+                task,
+                acc,
+                len(y),
+                split=split,
+            )
+        )
     return rows

@@ -60,3 +60,18 @@ def finetune_expert(
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
     state.clear()
     return visual.eval()
+
+
+def train_expert(
+    task, head: Head, visual: nn.Module, params: dict, device: torch.device, state: TrainState
+) -> tuple[nn.Module, float]:
+    """Fine-tune ``visual`` on ``task``'s train split; returns it (CPU) and its val accuracy."""
+    from neulig.evaluate import accuracy
+    from neulig.models import encode_images
+
+    images, labels = task.splits["train"].tensors()
+    visual = finetune_expert(visual, head, images, labels, params, device, state)
+    val_x, val_y = task.splits["val"].tensors()
+    val_acc = accuracy(head(encode_images(visual, val_x, device=device)), val_y)
+    log.info("%s: val accuracy %.2f", task.name, val_acc)
+    return visual.cpu(), val_acc

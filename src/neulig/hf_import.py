@@ -87,6 +87,31 @@ def convert_state_dict(hf_state: StateDict, projection: torch.Tensor | None = No
     return out
 
 
+def _load_hf_model(repo_or_path: str, revision: str | None):
+    """The transformers model and its loading info; any failure as one ArtifactError line."""
+    try:
+        from transformers import CLIPVisionModelWithProjection
+    except ImportError as err:
+        raise ArtifactError(
+            "importing Hugging Face experts needs transformers: pip install transformers"
+        ) from err
+    try:
+        return CLIPVisionModelWithProjection.from_pretrained(
+            repo_or_path, revision=revision, output_loading_info=True
+        )
+    except Exception as err:  # transformers/hub raise many types; all mean "no model here"
+        hint = ""
+        if os.environ.get("HF_HUB_OFFLINE", "").upper() in _OFFLINE_VALUES:
+            hint = (
+                f" (HF_HUB_OFFLINE is set: downloads are off; run `hf download {repo_or_path}`"
+                " where the hub is reachable, or pass a local folder)"
+            )
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ArtifactError(
+            f"cannot load '{repo_or_path}' from Hugging Face: {reason}{hint}"
+        ) from err
+
+
 def import_hf_expert(
     repo_or_path: str,
     out_path: str | os.PathLike,
@@ -118,27 +143,7 @@ def import_hf_expert(
     """
     from neulig.models import create_clip, create_vision_tower
 
-    try:
-        from transformers import CLIPVisionModelWithProjection
-    except ImportError as err:
-        raise ArtifactError(
-            "importing Hugging Face experts needs transformers: pip install transformers"
-        ) from err
-    try:
-        model, loading = CLIPVisionModelWithProjection.from_pretrained(
-            repo_or_path, revision=revision, output_loading_info=True
-        )
-    except Exception as err:  # transformers/hub raise many types; all mean "no model here"
-        hint = ""
-        if os.environ.get("HF_HUB_OFFLINE", "").upper() in _OFFLINE_VALUES:
-            hint = (
-                f" (HF_HUB_OFFLINE is set: downloads are off; run `hf download {repo_or_path}`"
-                " where the hub is reachable, or pass a local folder)"
-            )
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ArtifactError(
-            f"cannot load '{repo_or_path}' from Hugging Face: {reason}{hint}"
-        ) from err
+    model, loading = _load_hf_model(repo_or_path, revision)
     projection = None
     if "visual_projection.weight" in loading["missing_keys"]:  # transformers filled it randomly
         projection = create_clip(architecture, pretrained).visual.proj.detach()

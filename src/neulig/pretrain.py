@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from neulig.data.packed import Task
-from neulig.models import Preprocess, create_clip, create_tokenizer
+from neulig.models import Preprocess, StateDict, create_clip, create_tokenizer
 from neulig.training import (
     TrainState,
     autocast,
@@ -99,3 +99,33 @@ def pretrain_clip(
 def load_pretrained(model_name: str, pretrained: str) -> torch.nn.Module:
     """Fetch (or read from a local path) the published weights of ``model_name``."""
     return create_clip(model_name, pretrained=pretrained)
+
+
+SCRATCH_TAGS = (None, "", "none", "scratch")
+
+
+def provide_pretrained(
+    params: dict, tasks: list[Task], device: torch.device, state: TrainState
+) -> tuple[torch.nn.Module, StateDict, dict]:
+    """The shared CLIP: pretrained here on the tasks' ``pretrain`` slices (``pretrained: none``)
+    or loaded from an open_clip tag / weights file. Returns the model (CPU, eval), the tasks'
+    zero-shot heads as flat tensors (``<task>/weight``, ``<task>/scale``) and the checkpoint info.
+    """
+    from neulig.models import build_head
+
+    if params["pretrained"] in SCRATCH_TAGS:
+        model = pretrain_clip(tasks, params["model"], params["recipe"], device, state)
+    else:
+        model = load_pretrained(params["model"], params["pretrained"])
+    model = model.cpu().eval()
+    tokenizer = create_tokenizer(params["model"])
+    heads = {}
+    for task in tasks:
+        head = build_head(model, tokenizer, task.classnames, task.templates)
+        heads.update({f"{task.name}/{k}": v for k, v in head.to_tensors().items()})
+    info = {
+        "architecture": params["model"],
+        "pretrained": params["pretrained"] or "scratch",
+        "task": None,
+    }
+    return model, heads, info

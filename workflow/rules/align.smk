@@ -1,39 +1,39 @@
 rule pretrain_vision_seed:
     input:
-        meta=all_data_meta(),
-        text="results/pretrained/text.safetensors",
+        unpack(get_all_data),
+        text=P.results("pretrained", "text.safetensors"),
     output:
-        model="results/pretrained_seed{seed}/vision.safetensors",
-        info="results/pretrained_seed{seed}/vision.json",
+        model=P.results("pretrained_seed{seed}", "vision.safetensors"),
+        info=P.results("pretrained_seed{seed}", "vision.json"),
     log:
-        "logs/pretrain_vision_seed/{seed}.log",
+        P.log("pretrain_vision_seed", "{seed}"),
     benchmark:
-        "benchmarks/rules/pretrain_vision_seed/{seed}.tsv"
+        P.benchmark("pretrain_vision_seed", "{seed}")
     conda:
         ENV
     threads: 1
     resources:
         gpu=1,
     params:
-        args=lambda w: as_arg(seed_pretrain_params(w.seed)),
-        data=task_dirs(),
+        args=lambda w: as_arg(pretrain_params(w.seed)),
     shell:
-        "neulig pretrain-vision --params {params.args} --threads {threads} --data {params.data}"
+        "neulig pretrain-vision --params {params.args} --threads {threads} --data {input.meta}"
         " --text {input.text} --out {output.model} > {log} 2>&1"
 
 
 rule finetune_expert_seed:
     input:
-        meta="data/{task}/meta.json",
-        pretrained="results/pretrained_seed{seed}/vision.safetensors",
-        heads="results/pretrained/heads.safetensors",
+        unpack(get_task_data),
+        pretrained=P.results("pretrained_seed{seed}", "vision.safetensors"),
+        pretrained_info=P.results("pretrained_seed{seed}", "vision.json"),
+        heads=P.results("pretrained", "heads.safetensors"),
     output:
-        model="results/finetune_seed{seed}/{task}/vision.safetensors",
-        info="results/finetune_seed{seed}/{task}/vision.json",
+        model=P.results("finetune_seed{seed}", "{task}", "vision.safetensors"),
+        info=P.results("finetune_seed{seed}", "{task}", "vision.json"),
     log:
-        "logs/finetune_expert_seed/{seed}/{task}.log",
+        P.log("finetune_expert_seed", "{seed}", "{task}"),
     benchmark:
-        "benchmarks/rules/finetune_expert_seed/{seed}/{task}.tsv"
+        P.benchmark("finetune_expert_seed", "{seed}", "{task}")
     conda:
         ENV
     threads: 1
@@ -41,9 +41,8 @@ rule finetune_expert_seed:
         gpu=1,
     params:
         args=lambda w: as_arg(finetune_params(w.task)),
-        data=lambda w, input: os.path.dirname(input.meta),
     shell:
-        "neulig finetune --params {params.args} --threads {threads} --data {params.data}"
+        "neulig finetune --params {params.args} --threads {threads} --data {input.meta}"
         " --pretrained {input.pretrained} --heads {input.heads} --out {output.model}"
         " > {log} 2>&1"
 
@@ -51,25 +50,24 @@ rule finetune_expert_seed:
 rule align_experts:
     input:
         unpack(get_align_inputs),
-        heads="results/pretrained/heads.safetensors",
+        heads=P.results("pretrained", "heads.safetensors"),
     output:
-        model="results/align/{experiment}/{method}/vision.safetensors",
-        info="results/align/{experiment}/{method}/vision.json",
-        perms="results/align/{experiment}/{method}/perms.safetensors",
-        records="results/align/{experiment}/{method}/records.json",
+        model=P.results("align", "{setting}", "{method}", "vision.safetensors"),
+        info=P.results("align", "{setting}", "{method}", "vision.json"),
+        perms=P.results("align", "{setting}", "{method}", "perms.safetensors"),
+        records=P.results("align", "{setting}", "{method}", "records.json"),
     log:
-        "logs/align_experts/{experiment}/{method}.log",
+        P.log("align_experts", "{setting}", "{method}"),
     benchmark:
-        "benchmarks/rules/align_experts/{experiment}/{method}.tsv"
+        P.benchmark("align_experts", "{setting}", "{method}")
     conda:
         ENV
     threads: 1
     params:
-        args=as_arg(align_params()),
-        data=lambda w, input: [os.path.dirname(m) for m in input.meta],
+        args=as_arg(align_params()) if ALIGN else "",
     shell:
-        "neulig align --method {wildcards.method} --experiment {wildcards.experiment}"
+        "neulig align --method {wildcards.method} --setting {wildcards.setting}"
         " --params {params.args} --threads {threads} --reference {input.reference}"
-        " --other {input.other} --data {params.data} --heads {input.heads}"
+        " --other {input.other} --data {input.meta} --heads {input.heads}"
         " --out {output.model} --out-perms {output.perms} --out-records {output.records}"
         " > {log} 2>&1"

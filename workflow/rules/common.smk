@@ -1,49 +1,36 @@
-# Helpers shared by the stage files: task/model lists, config slices passed as `params:`.
+# Helpers shared by the stage files. What the DAG contains (tasks, datasets, combinations,
+# model names) and every path come from neulig.plan, so they are spelled once.
 import json
-import random
+import re
 import shlex
-from itertools import combinations
 
-TASKS = sorted(config["tasks"])
-MERGE_METHODS = config["merge"]["methods"]
-ENSEMBLE_METHODS = config["ensemble"]["methods"]
-MODELS = (
-    ["pretrained"]
-    + [f"expert_{t}" for t in TASKS]
-    + [f"merge_{m}" for m in MERGE_METHODS]
+from neulig.config import load_config
+from neulig.data.layout import dataset_files
+from neulig.plan import Plan, data_spec
+
+# The shipped default's data specs: a task whose data matches keeps the plain folder name
+# data/<task>; any other spec gets its own folder, so experiments never overwrite each other.
+_DEFAULT = load_config(
+    f"{workflow.basedir}/config/config.yaml",
+    f"{workflow.basedir}/workflow/schemas/config.schema.yaml",
 )
+P = Plan(
+    config,
+    {t: data_spec(s, _DEFAULT["seed"]) for t, s in _DEFAULT["tasks"].items()},
+)
+EXP = P.experiment
 ENV = "../../envs/neulig.yaml"
-NEULIG = config.get("neulig", {})
-
-
-def neulig_combos():
-    """All combinations of 2..T tasks, or a seeded sample where a model count has too many."""
-    rng = random.Random(config["seed"])
-    combos = []
-    for k in range(NEULIG.get("min_models", 2), len(TASKS) + 1):
-        group = list(combinations(TASKS, k))
-        if len(group) > NEULIG.get("max_combinations", 32):
-            group = sorted(rng.sample(group, NEULIG["max_combinations"]))
-        combos += ["+".join(c) for c in group]
-    return combos
-
-
-COMBOS = neulig_combos() if NEULIG else []
-ALIGN = config.get("alignment", {})
-ALIGN_EXPERIMENTS = (
-    (["different_init"] + (["shared_init"] if ALIGN.get("shared_init", True) else []))
-    if ALIGN
-    else []
-)
+ALIGN = config.get("alignment") or {}
 
 
 wildcard_constraints:
-    task="|".join(TASKS),
+    task="|".join(P.tasks),
+    dataset="|".join(re.escape(d) for d in P.datasets()),
+    model="|".join(P.models),
     method="[a-z_]+",
-    model="|".join(MODELS),
     combo="[a-z0-9_+]+",
     seed="[0-9]+",
-    experiment="different_init|shared_init",
+    setting="different_init|shared_init",
 
 
 def as_arg(value):
@@ -51,29 +38,37 @@ def as_arg(value):
     return shlex.quote(json.dumps(value, sort_keys=True))
 
 
-def data_files(task):
-    return {"meta": f"data/{task}/meta.json"}
+def data_inputs(tasks):
+    """The packed files of ``tasks``: ``meta`` (passed as --data) and the arrays beside them."""
+    files = [P.data_files(t) for t in tasks]
+    return {"meta": [f[0] for f in files], "arrays": [a for f in files for a in f[1:]]}
 
 
-def all_data_meta():
-    return expand("data/{task}/meta.json", task=TASKS)
+def get_task_data(wildcards):
+    return data_inputs([wildcards.task])
 
 
-def task_dirs():
-    return [f"data/{t}" for t in TASKS]
+def get_all_data(wildcards):
+    return data_inputs(P.tasks)
 
 
-def download_params(task):
-    # The task's fine-tuning overrides do not change its data.
-    spec = {k: v for k, v in config["tasks"][task].items() if k != "finetune"}
-    return {"spec": spec, "seed": config["seed"]}
+def get_combo_data(wildcards):
+    return data_inputs(wildcards.combo.split("+"))
 
 
-def pretrain_params():
+def download_params(wildcards):
+    return P.data_spec(P.datasets()[wildcards.dataset])
+
+
+def pretrain_params(seed=None):
+    recipe = {
+        **config["pretrain"],
+        "seed": config["seed"] if seed is None else int(seed),
+    }
     return {
         "model": config["model"]["name"],
         "pretrained": config["model"]["pretrained"],
-        "recipe": {**config["pretrain"], "seed": config["seed"]},
+        "recipe": recipe,
         "device": config["device"],
     }
 
@@ -84,21 +79,28 @@ def finetune_params(task):
 
 
 def merge_params(method):
-    slice_ = config["merge"].get(method, {})
-    return {
-        "hparams": slice_.get("hparams", {}),
-        "search": slice_.get("search", {}),
-        "device": config["device"],
-    }
+    slice_ = config["merge"].get(method, {"hparams": {}, "search": {}})
+    return {**slice_, "seed": config["seed"], "device": config["device"]}
+
+
+def neulig_params():
+    # min_models / max_combinations shape the DAG, not a router: keep them out of the trigger.
+    shape = ("min_models", "max_combinations")
+    router = {k: v for k, v in config["neulig"].items() if k not in shape}
+    return {**router, "seed": config["seed"], "device": config["device"]}
+
+
+def align_params():
+    keys = ("lam", "lam_grid", "calibration_images")
+    params = {k: ALIGN[k] for k in keys}
+    if ALIGN["neulig"]:
+        params["neulig"] = neulig_params()  # NeuLig over the aligned pair
+    return {**params, "seed": config["seed"], "device": config["device"]}
 
 
 def get_checkpoint(wildcards):
-    model = wildcards.model
-    if model == "pretrained":
-        return "results/pretrained/vision.safetensors"
-    if model.startswith("expert_"):
-        return f"results/finetune/{model.removeprefix('expert_')}/vision.safetensors"
-    return f"results/merge/{model.removeprefix('merge_')}/vision.safetensors"
+    path = P.checkpoint(wildcards.model)
+    return {"model": path, "info": path.replace(".safetensors", ".json")}
 
 
 def encode_splits(wildcards):
@@ -106,89 +108,53 @@ def encode_splits(wildcards):
     return "train val test" if wildcards.model.startswith("expert_") else "test"
 
 
-def model_kind(wildcards):
-    return wildcards.model.split("_", 1)[0]
+def expert_checkpoints(tasks=None):
+    return [P.checkpoint(f"expert_{t}") for t in tasks or P.tasks]
 
 
-def model_method(wildcards):
-    kind, _, rest = wildcards.model.partition("_")
-    return {"pretrained": "zero_shot", "expert": "expert"}.get(kind, rest)
+def expert_sidecars(tasks=None):
+    return [p.replace(".safetensors", ".json") for p in expert_checkpoints(tasks)]
 
 
-def expert_checkpoints():
-    return expand("results/finetune/{task}/vision.safetensors", task=TASKS)
-
-
-def expert_features():
-    return expand("results/features/expert_{task}.safetensors", task=TASKS)
-
-
-def neulig_params():
-    # min_models / max_combinations shape the DAG, not a router: keep them out of the trigger.
-    router = {k: v for k, v in NEULIG.items() if k not in ("min_models", "max_combinations")}
-    return {**router, "seed": config["seed"], "device": config["device"]}
-
-
-def get_combo_meta(wildcards):
-    return [f"data/{t}/meta.json" for t in wildcards.combo.split("+")]
-
-
-def get_combo_experts(wildcards):
-    return [
-        f"results/finetune/{t}/vision.safetensors" for t in wildcards.combo.split("+")
-    ]
-
-
-def get_combo_features(wildcards):
-    return [
-        f"results/features/expert_{t}.safetensors" for t in wildcards.combo.split("+")
-    ]
-
-
-def seed_pretrain_params(seed):
-    params = pretrain_params()
-    return {**params, "recipe": {**params["recipe"], "seed": int(seed)}}
-
-
-def align_params():
-    keys = ("lam", "lam_grid", "calibration_images")
-    params = {k: ALIGN[k] for k in keys if k in ALIGN}
-    if ALIGN.get("neulig", True):
-        params["neulig"] = neulig_params()  # NeuLig over the aligned pair
-    return {**params, "seed": config["seed"], "device": config["device"]}
+def get_combo_models(wildcards):
+    tasks = wildcards.combo.split("+")
+    return {
+        "experts": expert_checkpoints(tasks),
+        "infos": expert_sidecars(tasks),
+        "features": [P.features(f"expert_{t}") for t in tasks],
+    }
 
 
 def get_align_inputs(wildcards):
     """The reference expert (shared init) and the expert aligned onto it."""
     reference, other = ALIGN["pair"]
-    other_path = f"results/finetune/{other}/vision.safetensors"
-    if wildcards.experiment == "different_init":
-        other_path = f"results/finetune_seed{ALIGN['other_init_seed']}/{other}/vision.safetensors"
+    other_path = P.checkpoint(f"expert_{other}")
+    if wildcards.setting == "different_init":
+        seed = ALIGN["other_init_seed"]
+        other_path = P.results(f"finetune_seed{seed}", other, "vision.safetensors")
+    ref_path = P.checkpoint(f"expert_{reference}")
     return {
-        "reference": f"results/finetune/{reference}/vision.safetensors",
+        "reference": ref_path,
         "other": other_path,
-        "meta": [f"data/{t}/meta.json" for t in ALIGN["pair"]],
+        "infos": [p.replace(".safetensors", ".json") for p in (ref_path, other_path)],
+        **data_inputs(ALIGN["pair"]),
     }
 
 
-def get_records():
-    return (
-        expand("results/eval/{model}.json", model=MODELS)
-        + expand("results/ensemble/{method}.json", method=ENSEMBLE_METHODS)
-        + expand("results/neulig/{combo}/records.json", combo=COMBOS)
-        + expand(
-            "results/align/{experiment}/{method}/records.json",
-            experiment=ALIGN_EXPERIMENTS,
-            method=ALIGN.get("methods", []),
-        )
-    )
-
-
 def record_in_dvc():
-    """Record a finished run in DVC, so `git status` shows only the .dvc files to commit."""
-    if config.get("dvc", {}).get("track", True) and os.path.isdir(".dvc"):
-        shell("dvc add --quiet data results reports")
+    """Record what this run produced in DVC, so `git status` shows only the .dvc files to
+    commit. Tracks whatever exists: a partial run (a target, --until) records its part.
+    """
+    if not (config["dvc"]["track"] and os.path.isdir(".dvc")):
+        return
+    present = [p for p in ("data", P.results(), P.reports()) if os.path.isdir(p)]
+    if present:
+        shell("dvc add --quiet " + " ".join(present))
 
 
 def get_final_output():
-    return ["reports/accuracy.md", "reports/accuracy.csv"]
+    return [P.reports("accuracy.md"), P.reports("accuracy.csv")]
+
+
+# The arrays every packed dataset holds beside its meta.json.
+ARRAY_FILES = [os.path.basename(f) for f in dataset_files("data/x")[1:]]

@@ -1,13 +1,13 @@
 rule ensemble_experts:
     input:
-        features=expert_features(),
-        heads="results/pretrained/heads.safetensors",
+        features=[P.features(f"expert_{t}") for t in P.tasks],
+        heads=P.results("pretrained", "heads.safetensors"),
     output:
-        records="results/ensemble/{method}.json",
+        records=P.results("ensemble", "{method}.json"),
     log:
-        "logs/ensemble_experts/{method}.log",
+        P.log("ensemble_experts", "{method}"),
     benchmark:
-        "benchmarks/rules/ensemble_experts/{method}.tsv"
+        P.benchmark("ensemble_experts", "{method}")
     conda:
         ENV
     threads: 1

@@ -1,26 +1,23 @@
 rule evaluate_model:
     input:
-        meta=all_data_meta(),
-        model=get_checkpoint,
-        heads="results/pretrained/heads.safetensors",
+        unpack(get_all_data),
+        unpack(get_checkpoint),
+        heads=P.results("pretrained", "heads.safetensors"),
     output:
-        features="results/features/{model}.safetensors",
-        records="results/eval/{model}.json",
+        features=P.results("features", "{model}.safetensors"),
+        records=P.results("eval", "{model}.json"),
     log:
-        "logs/evaluate_model/{model}.log",
+        P.log("evaluate_model", "{model}"),
     benchmark:
-        "benchmarks/rules/evaluate_model/{model}.tsv"
+        P.benchmark("evaluate_model", "{model}")
     conda:
         ENV
     threads: 1
     params:
         args=as_arg({"device": config["device"]}),
-        data=task_dirs(),
         splits=encode_splits,
-        kind=model_kind,
-        method=model_method,
     shell:
         "neulig evaluate --params {params.args} --threads {threads} --model {input.model}"
-        " --data {params.data} --splits {params.splits} --heads {input.heads}"
-        " --name {wildcards.model} --method {params.method} --kind {params.kind}"
-        " --out-features {output.features} --out {output.records} > {log} 2>&1"
+        " --data {input.meta} --splits {params.splits} --heads {input.heads}"
+        " --name {wildcards.model} --out-features {output.features} --out {output.records}"
+        " > {log} 2>&1"

@@ -1,15 +1,16 @@
 rule finetune_expert:
     input:
-        meta="data/{task}/meta.json",
-        pretrained="results/pretrained/vision.safetensors",
-        heads="results/pretrained/heads.safetensors",
+        unpack(get_task_data),
+        pretrained=P.results("pretrained", "vision.safetensors"),
+        pretrained_info=P.results("pretrained", "vision.json"),
+        heads=P.results("pretrained", "heads.safetensors"),
     output:
-        model="results/finetune/{task}/vision.safetensors",
-        info="results/finetune/{task}/vision.json",
+        model=P.results("finetune", "{task}", "vision.safetensors"),
+        info=P.results("finetune", "{task}", "vision.json"),
     log:
-        "logs/finetune_expert/{task}.log",
+        P.log("finetune_expert", "{task}"),
     benchmark:
-        "benchmarks/rules/finetune_expert/{task}.tsv"
+        P.benchmark("finetune_expert", "{task}")
     conda:
         ENV
     threads: 1
@@ -17,8 +18,7 @@ rule finetune_expert:
         gpu=1,
     params:
         args=lambda w: as_arg(finetune_params(w.task)),
-        data=lambda w, input: os.path.dirname(input.meta),
     shell:
-        "neulig finetune --params {params.args} --threads {threads} --data {params.data}"
+        "neulig finetune --params {params.args} --threads {threads} --data {input.meta}"
         " --pretrained {input.pretrained} --heads {input.heads} --out {output.model}"
         " > {log} 2>&1"

@@ -1,23 +1,24 @@
 rule merge_experts:
     input:
-        meta=all_data_meta(),
-        pretrained="results/pretrained/vision.safetensors",
+        unpack(get_all_data),
+        pretrained=P.results("pretrained", "vision.safetensors"),
+        pretrained_info=P.results("pretrained", "vision.json"),
         experts=expert_checkpoints(),
-        heads="results/pretrained/heads.safetensors",
+        infos=expert_sidecars(),
+        heads=P.results("pretrained", "heads.safetensors"),
     output:
-        model="results/merge/{method}/vision.safetensors",
-        info="results/merge/{method}/vision.json",
+        model=P.results("merge", "{method}", "vision.safetensors"),
+        info=P.results("merge", "{method}", "vision.json"),
     log:
-        "logs/merge_experts/{method}.log",
+        P.log("merge_experts", "{method}"),
     benchmark:
-        "benchmarks/rules/merge_experts/{method}.tsv"
+        P.benchmark("merge_experts", "{method}")
     conda:
         ENV
     threads: 1
     params:
         args=lambda w: as_arg(merge_params(w.method)),
-        data=task_dirs(),
     shell:
         "neulig merge --method {wildcards.method} --params {params.args} --threads {threads}"
-        " --pretrained {input.pretrained} --experts {input.experts} --data {params.data}"
+        " --pretrained {input.pretrained} --experts {input.experts} --data {input.meta}"
         " --heads {input.heads} --out {output.model} > {log} 2>&1"

@@ -1,24 +1,24 @@
 rule train_router:
     input:
-        meta=get_combo_meta,
-        experts=get_combo_experts,
-        features=get_combo_features,
-        heads="results/pretrained/heads.safetensors",
+        unpack(get_combo_data),
+        unpack(get_combo_models),
+        heads=P.results("pretrained", "heads.safetensors"),
     output:
-        router="results/neulig/{combo}/router.safetensors",
-        info="results/neulig/{combo}/router.json",
-        records="results/neulig/{combo}/records.json",
+        router=P.results("neulig", "{combo}", "router.safetensors"),
+        info=P.results("neulig", "{combo}", "router.json"),
+        betas=P.results("neulig", "{combo}", "betas.json"),
+        records=P.results("neulig", "{combo}", "records.json"),
     log:
-        "logs/train_router/{combo}.log",
+        P.log("train_router", "{combo}"),
     benchmark:
-        "benchmarks/rules/train_router/{combo}.tsv"
+        P.benchmark("train_router", "{combo}")
     conda:
         ENV
     threads: 1
     params:
         args=as_arg(neulig_params()),
-        data=lambda w, input: [os.path.dirname(m) for m in input.meta],
     shell:
         "neulig route --combo {wildcards.combo} --params {params.args} --threads {threads}"
         " --experts {input.experts} --features {input.features} --heads {input.heads}"
-        " --data {params.data} --out-router {output.router} --out {output.records} > {log} 2>&1"
+        " --data {input.meta} --out-router {output.router} --out-betas {output.betas}"
+        " --out {output.records} > {log} 2>&1"

@@ -1,15 +1,15 @@
 rule pretrain_clip:
     input:
-        meta=all_data_meta(),
+        unpack(get_all_data),
     output:
-        model="results/pretrained/vision.safetensors",
-        info="results/pretrained/vision.json",
-        heads="results/pretrained/heads.safetensors",
-        text="results/pretrained/text.safetensors",
+        model=P.results("pretrained", "vision.safetensors"),
+        info=P.results("pretrained", "vision.json"),
+        heads=P.results("pretrained", "heads.safetensors"),
+        text=P.results("pretrained", "text.safetensors"),
     log:
-        "logs/pretrain_clip.log",
+        P.log("pretrain_clip", "pretrain_clip"),
     benchmark:
-        "benchmarks/rules/pretrain_clip.tsv"
+        P.benchmark("pretrain_clip", "pretrain_clip")
     conda:
         ENV
     threads: 2
@@ -17,7 +17,6 @@ rule pretrain_clip:
         gpu=1,
     params:
         args=as_arg(pretrain_params()),
-        data=task_dirs(),
     shell:
-        "neulig pretrain --params {params.args} --threads {threads} --data {params.data}"
+        "neulig pretrain --params {params.args} --threads {threads} --data {input.meta}"
         " --out {output.model} --out-heads {output.heads} --out-text {output.text} > {log} 2>&1"

@@ -1,60 +1,69 @@
 rule report_tables:
     input:
-        records=get_records(),
+        records=P.record_files(),
+        betas=P.betas_files(),
+        merge_info=P.merge_info_files(),
     output:
         csv=report(
-            "reports/accuracy.csv", caption="../report/accuracy.rst", category="Tables"
+            P.reports("accuracy.csv"),
+            caption="../report/accuracy.rst",
+            category="Tables",
         ),
-        md="reports/accuracy.md",
+        md=P.reports("accuracy.md"),
+        metrics=P.reports("metrics.json"),
+        plot_data=multiext(
+            P.reports("plots/"), "average_accuracy.csv", "neulig_gap.csv"
+        ),
         by_task=report(
-            "reports/accuracy_by_task.png",
+            P.reports("accuracy_by_task.png"),
             caption="../report/accuracy_by_task.rst",
             category="Figures",
         ),
         summary=report(
-            "reports/merge_vs_ensemble.png",
+            P.reports("merge_vs_ensemble.png"),
             caption="../report/merge_vs_ensemble.rst",
             category="Figures",
         ),
         neulig_gap=report(
-            "reports/neulig_gap.csv",
+            P.reports("neulig_gap.csv"),
             caption="../report/neulig_gap.rst",
             category="NeuLig",
         ),
         neulig_counts=report(
-            "reports/neulig_model_counts.png",
+            P.reports("neulig_model_counts.png"),
             caption="../report/neulig_model_counts.rst",
             category="NeuLig",
         ),
         neulig_gap_plot=report(
-            "reports/neulig_gap.png",
+            P.reports("neulig_gap.png"),
             caption="../report/neulig_gap_plot.rst",
             category="NeuLig",
         ),
         neulig_beta=report(
-            "reports/neulig_beta.png",
+            P.reports("neulig_beta.png"),
             caption="../report/neulig_beta.rst",
             category="NeuLig",
         ),
         alignment=report(
-            "reports/alignment.csv",
+            P.reports("alignment.csv"),
             caption="../report/alignment.rst",
             category="Alignment",
         ),
         alignment_lambda=report(
-            "reports/alignment_lambda.png",
+            P.reports("alignment_lambda.png"),
             caption="../report/alignment_lambda.rst",
             category="Alignment",
         ),
     log:
-        "logs/report_tables.log",
+        P.log("report_tables", "report_tables"),
     benchmark:
-        "benchmarks/rules/report_tables.tsv"
+        P.benchmark("report_tables", "report_tables")
     conda:
         ENV
     params:
-        args=as_arg(config.get("report", {})),
+        args=as_arg(config["report"]),
         out=lambda w, output: os.path.dirname(output.csv),
     shell:
-        "neulig report --params {params.args} --records {input.records} --out-dir {params.out}"
+        "neulig report --params {params.args} --records {input.records}"
+        " --betas {input.betas} --merge-info {input.merge_info} --out-dir {params.out}"
         " > {log} 2>&1"

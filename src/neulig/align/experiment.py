@@ -11,8 +11,9 @@ from torch import nn
 from neulig.align.matching import AlignResult, align
 from neulig.data.packed import Task
 from neulig.evaluate import accuracy
-from neulig.merging.methods import weight_average
+from neulig.merging.state_dict import mean
 from neulig.models import Head, Preprocess, encode_images
+from neulig.records import Record
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def test_accuracy(visual: nn.Module, tasks: list[Task], heads: dict[str, Head], 
 def averaged(reference: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:
     """A copy of ``reference`` holding the average of its weights and ``state``."""
     merged = copy.deepcopy(reference)
-    merged.load_state_dict(weight_average({}, {"a": reference.state_dict(), "b": state}))
+    merged.load_state_dict(mean([reference.state_dict(), state]))
     return merged
 
 
@@ -74,7 +75,12 @@ def neulig_pair(
     """NeuLig over the reference and the aligned expert: router on both experts' features,
     then per-sample merged weights. Returns ``{"merge": {task: acc}, "ensemble": {...}}``."""
     from neulig.dynamic_merge import ExpertStack
-    from neulig.ligand import TaskFeatures, ensemble_accuracy, parameter_offsets, train_router
+    from neulig.ligand.router import (
+        TaskFeatures,
+        ensemble_accuracy,
+        parameter_offsets,
+        train_router,
+    )
 
     other = copy.deepcopy(reference)
     other.load_state_dict(aligned)
@@ -100,3 +106,57 @@ def neulig_pair(
             heads[task.name](stack.forward_per_sample(betas, images)), labels
         )
     return {"merge": merge, "ensemble": ensemble_accuracy(router, features["test"], heads)}
+
+
+def run_alignment(
+    method: str,
+    setting: str,
+    pair: tuple[tuple[nn.Module, str], tuple[nn.Module, str]],
+    tasks: dict[str, Task],
+    heads: dict[str, Head],
+    params: dict,
+    device,
+) -> tuple[AlignResult, list[Record]]:
+    """Align the second expert of ``pair`` ((tower, task) each) onto the first and score the
+    experts, their aligned average, NeuLig over the aligned pair, and MuDSC's lambda sweep."""
+    (reference, ref_task), (other, other_task) = pair
+    task_list = list(tasks.values())
+    calibration = calibration_batch(
+        task_list, reference, params["calibration_images"], params["seed"]
+    ).to(device)
+
+    def rows(variant: str, accs: dict, lam: float | None = None) -> list[Record]:
+        return [
+            Record(
+                model=f"align_{setting}_{method}",
+                method=method,
+                kind="align",
+                level="model" if variant == "experts" else "merge",
+                task=t,
+                accuracy=a,
+                n=len(tasks[t].splits["test"].labels),
+                setting=setting,
+                variant=variant,
+                lam=lam,
+            )
+            for t, a in accs.items()
+        ]
+
+    def run(lam: float):
+        return align_and_average(
+            method, reference, other, calibration, task_list, heads, lam, params["seed"], device
+        )
+
+    own = test_accuracy(reference, [tasks[ref_task]], heads, device)
+    own.update(test_accuracy(other, [tasks[other_task]], heads, device))
+    records = rows("experts", own)
+    result, accs = run(params["lam"])
+    records += rows("average", accs, params["lam"])
+    if params.get("neulig"):
+        nl = neulig_pair(reference, result.state, task_list, heads, params["neulig"], device)
+        records += rows("neulig_merge", nl["merge"], params["lam"])
+        records += rows("neulig_ensemble", nl["ensemble"], params["lam"])
+    if method == "mudsc":
+        for lam in params.get("lam_grid", []):
+            records += rows("lambda_sweep", run(lam)[1], lam)
+    return result, records

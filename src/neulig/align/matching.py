@@ -223,106 +223,51 @@ def _align(
     return AlignResult(perms, apply_permutations(state_b, perms, spec), diagnostics)
 
 
-def identity(
-    reference: nn.Module,
-    other: nn.Module,
-    calibration: torch.Tensor,
-    *,
-    lam: float = 0.5,
-    seed: int = 0,
-    batch_size: int = 64,
-) -> AlignResult:
-    """No permutation (the baseline); skips the calibration pass. ``lam`` is unused."""
-    return _align(
-        reference,
-        other,
-        None,
-        method="identity",
-        lam=1.0,
-        seed=seed,
-        batch_size=batch_size,
-        descend=False,
-    )
+def _method(name: str, *, activations: bool, fixed_lam: float | None, descend: bool, doc: str):
+    """One registry entry: which similarities it uses and whether it runs coordinate descent."""
 
+    def run(
+        reference: nn.Module,
+        other: nn.Module,
+        calibration: torch.Tensor,
+        *,
+        lam: float = 0.5,
+        seed: int = 0,
+        batch_size: int = 64,
+    ) -> AlignResult:
+        lam = lam if fixed_lam is None else fixed_lam
+        calibration = calibration if activations else None
+        return _align(reference, other, calibration, method=name, lam=lam, seed=seed,
+                      batch_size=batch_size, descend=descend)  # fmt: skip
 
-def weight_matching(
-    reference: nn.Module,
-    other: nn.Module,
-    calibration: torch.Tensor,
-    *,
-    lam: float = 0.5,
-    seed: int = 0,
-    batch_size: int = 64,
-) -> AlignResult:
-    """Weight similarity only (lam = 1), coordinate descent from identity; no calibration
-    pass."""
-    return _align(
-        reference,
-        other,
-        None,
-        method="weight",
-        lam=1.0,
-        seed=seed,
-        batch_size=batch_size,
-        descend=True,
-    )
-
-
-def activation_matching(
-    reference: nn.Module,
-    other: nn.Module,
-    calibration: torch.Tensor,
-    *,
-    lam: float = 0.5,
-    seed: int = 0,
-    batch_size: int = 64,
-) -> AlignResult:
-    """Activation similarity only (lam = 0; "A. Align"/ZipIt-style permutation): one LAP per
-    perm, no descent needed since S_a does not depend on the other perms."""
-    return _align(
-        reference,
-        other,
-        calibration,
-        method="activation",
-        lam=0.0,
-        seed=seed,
-        batch_size=batch_size,
-        descend=False,
-    )
-
-
-def mudsc(
-    reference: nn.Module,
-    other: nn.Module,
-    calibration: torch.Tensor,
-    *,
-    lam: float = 0.5,
-    seed: int = 0,
-    batch_size: int = 64,
-) -> AlignResult:
-    """MuDSC alignment: perms from S_a, then coordinate descent on lam * S_w + (1 - lam) * S_a.
-
-    Example:
-        >>> result = mudsc(visual_a, visual_b, images, lam=0.5)
-        >>> visual_b.load_state_dict(result.state)  # b now lines up with a, unit by unit
-    """
-    return _align(
-        reference,
-        other,
-        calibration,
-        method="mudsc",
-        lam=lam,
-        seed=seed,
-        batch_size=batch_size,
-        descend=True,
-    )
+    run.__name__, run.__doc__ = name, doc
+    return run
 
 
 ALIGN_METHODS: dict[str, Callable[..., AlignResult]] = {
-    "identity": identity,
-    "weight": weight_matching,
-    "activation": activation_matching,
-    "mudsc": mudsc,
+    "identity": _method(
+        "identity", activations=False, fixed_lam=1.0, descend=False,
+        doc="No permutation (the baseline); skips the calibration pass; ``lam`` is unused.",
+    ),
+    "weight": _method(
+        "weight", activations=False, fixed_lam=1.0, descend=True,
+        doc="Weight similarity only (lam = 1), coordinate descent from identity.",
+    ),
+    "activation": _method(
+        "activation", activations=True, fixed_lam=0.0, descend=False,
+        doc="Activation similarity only (lam = 0; ZipIt-style permutation): one LAP per perm, "
+        "no descent, since S_a does not depend on the other perms.",
+    ),
+    "mudsc": _method(
+        "mudsc", activations=True, fixed_lam=None, descend=True,
+        doc="MuDSC: perms from S_a, then coordinate descent on lam * S_w + (1 - lam) * S_a.",
+    ),
+}  # fmt: skip
+ALIGN_LABELS = {
+    "identity": "no alignment",
+    "weight": "weight only",
+    "activation": "activation only",
+    "mudsc": "MuDSC",
 }
 
 

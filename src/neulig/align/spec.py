@@ -78,18 +78,21 @@ class PermSpec:
         return [other for other in self.perms if other != name and keys & self.keys(other)]
 
 
+def _norm_slots(prefix: str) -> list[Slot]:
+    """A LayerNorm's scale and shift, both indexed by the residual stream."""
+    return [Slot(f"{prefix}.weight", 0), Slot(f"{prefix}.bias", 0)]
+
+
 def _block_slots(prefix: str, width: int) -> dict[str, list[Slot]]:
     attn, mlp = f"{prefix}.attn", f"{prefix}.mlp"
     return {
         "res": [
-            Slot(f"{prefix}.ln_1.weight", 0),
-            Slot(f"{prefix}.ln_1.bias", 0),
+            *_norm_slots(f"{prefix}.ln_1"),
             Slot(f"{attn}.in_proj_weight", 1),
             Slot(f"{attn}.out_proj.weight", 0),
             Slot(f"{attn}.out_proj.bias", 0),
             Slot(f"{prefix}.ls_1.gamma", 0),
-            Slot(f"{prefix}.ln_2.weight", 0),
-            Slot(f"{prefix}.ln_2.bias", 0),
+            *_norm_slots(f"{prefix}.ln_2"),
             Slot(f"{mlp}.c_fc.weight", 1),
             Slot(f"{mlp}.c_proj.weight", 0),
             Slot(f"{mlp}.c_proj.bias", 0),
@@ -128,10 +131,8 @@ def vit_spec(visual: nn.Module) -> PermSpec:
         Slot("conv1.weight", 0),
         Slot("class_embedding", 0),
         Slot("positional_embedding", 1),
-        Slot("ln_pre.weight", 0),
-        Slot("ln_pre.bias", 0),
-        Slot("ln_post.weight", 0),
-        Slot("ln_post.bias", 0),
+        *_norm_slots("ln_pre"),
+        *_norm_slots("ln_post"),
         Slot("proj", 0),
     ]
     perms: dict[str, Perm] = {}

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neulig.data.layout import SPLITS, split_files
 from neulig.io import ArtifactError, load_array, read_json, save_array, write_json
 
-SPLITS = ("train", "val", "test", "pretrain")
+__all__ = ["SPLITS", "Split", "Task", "load_task", "split_files", "write_task"]
 
 
 @dataclass
@@ -37,11 +38,6 @@ class Task:
     templates: list[str]
     splits: dict[str, Split]
     meta: dict
-
-
-def split_files(root: str | os.PathLike, split: str) -> tuple[Path, Path]:
-    root = Path(root)
-    return root / f"{split}.images.npy", root / f"{split}.labels.npy"
 
 
 def checksum(splits: dict[str, Split]) -> str:

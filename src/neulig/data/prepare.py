@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from neulig.data.packed import Split, Task, write_task
+from neulig.data.raw import POOL_SPLITS
 from neulig.data.sources import SOURCES, RawDataset
 from neulig.io import ConfigError
 
@@ -23,6 +24,9 @@ def make_splits(
     official ``train``/``test`` splits, test comes from the official test set and val, pretrain
     and train from the official train set, so val is always held out from training data.
     ``sizes["train"]`` (optional) caps the train split.
+
+    Image folders are checked for classes too small for their splits when read; other sources
+    (torchvision, procedural) may hold rare classes, which a seeded split keeps or misses.
     """
     rng = np.random.default_rng(seed)
     out: dict[str, Split] = {}
@@ -44,10 +48,10 @@ def make_splits(
             start = stop
 
     if "all" in raw.splits:
-        take(raw.splits["all"], ["test", "val", "pretrain", "train"])
+        take(raw.splits["all"], list(POOL_SPLITS["all"]))
     else:
-        take(raw.splits["test"], ["test"])
-        take(raw.splits["train"], ["val", "pretrain", "train"])
+        take(raw.splits["test"], list(POOL_SPLITS["test"]))
+        take(raw.splits["train"], list(POOL_SPLITS["train"]))
     if len(out["train"].labels) == 0:
         raise ConfigError(f"tasks.{task}.splits: no images left for train; lower test/val/pretrain")
     return out

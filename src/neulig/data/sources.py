@@ -14,8 +14,9 @@ from PIL import Image
 
 from neulig.data import procedural
 from neulig.data.paper_sources import PAPER_SOURCES
-from neulig.data.raw import RawDataset
-from neulig.io import ArtifactError
+from neulig.data.raw import RawDataset, carved_splits
+from neulig.data.resisc45 import resisc45
+from neulig.io import ArtifactError, ConfigError
 
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -61,39 +62,133 @@ def _procedural(generate: Callable) -> Callable[[dict, int], RawDataset]:
     return source
 
 
-def _read_folder(root: Path, size: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
+
+
+def _empty_folder_message(root: Path, err: FileNotFoundError) -> str:
+    """Rephrase torchvision's FileNotFoundError for a folder without class folders or images."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    classes = sorted(d for d in root.iterdir() if d.is_dir())
+    if not classes:
+        return (
+            f"{root}: no class folders; lay it out as {root}/<class_name>/<image files>, "
+            "one sub-folder per class"
+        )
+    empty = [
+        c
+        for c in classes
+        if not any(f.name.lower().endswith(IMG_EXTENSIONS) for f in c.rglob("*") if f.is_file())
+    ]
+    if not empty:  # torchvision failed for a reason this rephrasing does not know
+        return f"{root}: {_one_line(err)}"
+    more = f" (and {len(empty) - 1} more)" if len(empty) > 1 else ""
+    return (
+        f"{empty[0]}: class folder holds no image files{more}; add {'/'.join(IMG_EXTENSIONS)} "
+        "images to it or remove it"
+    )
+
+
+def _index_folder(root: Path, carved: list[str]):
+    """torchvision's ImageFolder index of ``root``, checked before any image is decoded.
+
+    ``root`` needs two or more class folders, each with at least one image per split carved from
+    it (``carved``, see :func:`neulig.data.raw.carved_splits`), so no split lacks a class.
+    """
     from torchvision.datasets import ImageFolder
 
-    folder = ImageFolder(str(root))
+    try:
+        folder = ImageFolder(str(root))
+    except FileNotFoundError as err:
+        raise ArtifactError(_empty_folder_message(root, err)) from err
+    if len(folder.classes) < 2:
+        found = ", ".join(repr(c) for c in folder.classes)
+        lone_split = found in ("'train'", "'test'")
+        hint = "; for official splits give both train/ and test/" if lone_split else ""
+        raise ArtifactError(
+            f"{root}: found {len(folder.classes)} class folder ({found}); a task needs at least "
+            f"two classes (one sub-folder per class){hint}"
+        )
+    counts = np.bincount(np.asarray(folder.targets, dtype=np.int64), minlength=len(folder.classes))
+    for cls, count in zip(folder.classes, counts, strict=True):
+        if count < len(carved):
+            raise ArtifactError(
+                f"{root / cls}: {count} image(s), but every class folder in {root} needs "
+                f"{len(carved)}, one for each split {'/'.join(carved)}; add images to it or set "
+                "fewer of this task's splits (val, pretrain) above 0"
+            )
+    return folder
+
+
+def _decode(path: str, size: int) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            # Image.open only reads the header; a truncated file fails when the pixels are
+            # decoded, so load here, where the path is still known.
+            image.load()
+            rgb = image.convert("RGB")
+    except Image.UnidentifiedImageError as err:
+        raise ArtifactError(
+            f"{path}: not an image file PIL can read; remove or replace it"
+        ) from err
+    # PIL reports broken data as OSError (truncated), SyntaxError/ValueError (bad chunks or
+    # headers) or EOFError, depending on the format plugin.
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
+        raise ArtifactError(
+            f"{path}: corrupt image ({_one_line(err)}); remove or replace it"
+        ) from err
+    return np.asarray(rgb.resize((size, size), Image.Resampling.BICUBIC))
+
+
+def _decode_folder(folder, size: int) -> tuple[np.ndarray, np.ndarray]:
     images = np.empty((len(folder), size, size, 3), dtype=np.uint8)
     for i, (path, _) in enumerate(folder.samples):
-        with Image.open(path) as image:
-            images[i] = np.asarray(
-                image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
-            )
-    return images, np.asarray(folder.targets, dtype=np.int64), folder.classes
+        images[i] = _decode(path, size)
+    return images, np.asarray(folder.targets, dtype=np.int64)
+
+
+def _classnames(spec: dict, root: Path, classes: list[str]) -> list[str]:
+    names = spec.get("classnames")
+    if not names:
+        return [c.replace("_", " ") for c in classes]
+    if len(names) != len(classes):
+        raise ConfigError(
+            f"classnames: {len(names)} names for the {len(classes)} class folders of {root}; "
+            "give one name per class folder, in sorted folder order"
+        )
+    return list(names)
 
 
 def imagefolder(spec: dict, seed: int) -> RawDataset:
-    """A user folder ``root/<class_name>/<images>``, or ``root/{train,test}/<class_name>/...``."""
+    """A user folder ``root/<class_name>/<images>``, or ``root/{train,test}/<class_name>/...``.
+
+    Bad folders fail with one line naming the path, before the slow decoding where possible: a
+    missing root, fewer than two class folders, an empty class folder, a class with fewer images
+    than the splits carved from its folder (:func:`neulig.data.raw.carved_splits`), train/ and
+    test/ with different classes, then any image PIL cannot decode.
+    """
     root = Path(spec.get("root", ""))
     if not spec.get("root") or not root.is_dir():
         raise ArtifactError(
             f"imagefolder root '{root}' not found: set `root:` of this task to a folder "
             "laid out as <root>/<class_name>/<image files>"
         )
+    sizes = spec.get("splits", {})
+    official = (root / "train").is_dir() and (root / "test").is_dir()
+    pools = {"train": root / "train", "test": root / "test"} if official else {"all": root}
+    folders = {pool: _index_folder(p, carved_splits(pool, sizes)) for pool, p in pools.items()}
+    classes = folders["train" if official else "all"].classes
+    if official and folders["test"].classes != classes:
+        train_only = sorted(set(classes) - set(folders["test"].classes))
+        test_only = sorted(set(folders["test"].classes) - set(classes))
+        raise ArtifactError(
+            f"{root}: train/ and test/ have different class folders (only in train/: "
+            f"{train_only or 'none'}; only in test/: {test_only or 'none'}); make them match"
+        )
+    names = _classnames(spec, root, classes)
     size = spec.get("image_size", 32)
-    if (root / "train").is_dir() and (root / "test").is_dir():
-        train_x, train_y, classes = _read_folder(root / "train", size)
-        test_x, test_y, test_classes = _read_folder(root / "test", size)
-        if test_classes != classes:
-            raise ArtifactError(f"{root}: train/ and test/ have different class folders")
-        splits = {"train": (train_x, train_y), "test": (test_x, test_y)}
-    else:
-        images, labels, classes = _read_folder(root, size)
-        splits = {"all": (images, labels)}
-    names = spec.get("classnames") or [c.replace("_", " ") for c in classes]
-    return RawDataset(splits, names)
+    return RawDataset({pool: _decode_folder(f, size) for pool, f in folders.items()}, names)
 
 
 SOURCES: dict[str, Callable[[dict, int], RawDataset]] = {
@@ -104,4 +199,5 @@ SOURCES: dict[str, Callable[[dict, int], RawDataset]] = {
     "letters": _procedural(procedural.letters),
     "imagefolder": imagefolder,
     **PAPER_SOURCES,
+    "resisc45": resisc45,
 }

@@ -1,5 +1,9 @@
-"""Parameter-level merging: state-dict arithmetic and the registry of merge methods."""
+"""Parameter-level merging: a registry of methods with one signature, ``merge(ctx, **hparams)``.
 
-from neulig.merging.methods import MERGE_METHODS, merge
+Adding a method is one file in :mod:`neulig.merging.methods` and its name in the config.
+"""
 
-__all__ = ["MERGE_METHODS", "merge"]
+from neulig.merging.context import MergeContext
+from neulig.merging.registry import MERGE_LABELS, MERGE_METHODS, merge
+
+__all__ = ["MERGE_LABELS", "MERGE_METHODS", "MergeContext", "merge"]

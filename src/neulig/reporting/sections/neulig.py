@@ -9,10 +9,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from neulig.reporting import save_figure
+from neulig.records import NEULIG_ENSEMBLE, neulig_method
+from neulig.reporting.figures import save_figure
 
-MERGE = "neulig_merge_per_sample"
-ENSEMBLE = "neulig_ensemble"
+MERGE = neulig_method("per_sample")
+ENSEMBLE = NEULIG_ENSEMBLE
 
 NOTES = """\
 ## NeuLig: how this project runs it
@@ -80,12 +81,11 @@ def plot_gaps(gaps: pd.DataFrame, path: Path) -> None:
     save_figure(fig, path)
 
 
-def plot_betas(records: pd.DataFrame, path: Path) -> None:
-    betas = records[
-        (records["kind"] == "beta") & (records["n_models"] == records["n_models"].max())
-    ]
-    experts = betas.iloc[0]["experts"]
-    matrix = np.array([row for row in betas.set_index("task").loc[experts, "mean_beta"]])
+def plot_betas(betas: list[dict], path: Path) -> None:
+    """Mean beta per (task of the inputs, expert) for the combination of every expert."""
+    full = max(betas, key=lambda b: len(b["experts"]))
+    experts = full["experts"]
+    matrix = np.array([full["mean_beta"][t] for t in experts])
     fig, ax = plt.subplots(figsize=(5, 4))
     image = ax.imshow(matrix, vmin=0, vmax=1, cmap="magma")
     ax.set_xticks(range(len(experts)), experts, rotation=45)
@@ -93,15 +93,8 @@ def plot_betas(records: pd.DataFrame, path: Path) -> None:
     ax.set_xlabel("expert")
     ax.set_ylabel("task of the test inputs")
     for (i, j), value in np.ndenumerate(matrix):
-        ax.text(
-            j,
-            i,
-            f"{value:.2f}",
-            ha="center",
-            va="center",
-            fontsize=7,
-            color="white" if value < 0.5 else "black",
-        )
+        colour = "white" if value < 0.5 else "black"
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=7, color=colour)
     fig.colorbar(image, ax=ax, label="mean beta")
     ax.set_title("Which expert each task's inputs pick")
     save_figure(fig, path)
@@ -112,3 +105,14 @@ def neulig_markdown(gaps: pd.DataFrame) -> str:
     text += "Average over each combination's tasks; gap = per-sample merge - ensemble (points).\n\n"
     text += gap_summary(gaps).to_markdown(floatfmt=".2f") + "\n\n" + NOTES
     return text
+
+
+def write_section(gaps: pd.DataFrame, betas: list[dict], out: Path) -> str:
+    """The gap CSV and the three NeuLig figures; returns the section's Markdown."""
+    from neulig.reporting.tables import write_csv
+
+    write_csv(out / "neulig_gap.csv", gaps, index=False)
+    plot_model_counts(gaps, out / "neulig_model_counts.png")
+    plot_gaps(gaps, out / "neulig_gap.png")
+    plot_betas(betas, out / "neulig_beta.png")
+    return neulig_markdown(gaps)

@@ -32,3 +32,17 @@ def weighted_sum(states: list[StateDict], weights: list[float] | torch.Tensor) -
 @torch.no_grad()
 def mean(states: list[StateDict]) -> StateDict:
     return weighted_sum(states, [1.0 / len(states)] * len(states))
+
+
+def flatten(state: StateDict, keys: list[str]) -> torch.Tensor:
+    """The tensors of ``keys``, concatenated into one vector (in that order)."""
+    return torch.cat([state[k].flatten() for k in keys])
+
+
+def unflatten(vector: torch.Tensor, like: StateDict) -> StateDict:
+    """Inverse of :func:`flatten` over ``like``'s keys and shapes."""
+    out, offset = {}, 0
+    for k, v in like.items():
+        out[k] = vector[offset : offset + v.numel()].view_as(v)
+        offset += v.numel()
+    return out

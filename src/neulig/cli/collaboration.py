@@ -1,0 +1,139 @@
+"""Step adapters of the collaboration stages: evaluate, merge, ensemble, route, align, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from neulig.cli.common import load_tasks, task_dir, torch_device
+from neulig.errors import ConfigError
+
+
+def evaluate(args) -> None:
+    """Encode every task's splits with one model (the feature cache) and score it on test."""
+    from neulig import io
+    from neulig.evaluate import encode_tasks, model_records, read_heads
+    from neulig.models import load_vision_tower
+    from neulig.records import write_records
+
+    device = torch_device(args)
+    visual = load_vision_tower(args.model, device)
+    tasks = load_tasks(args.data, tuple(args.splits))
+    heads = read_heads(args.heads, [t.name for t in tasks])
+    features = encode_tasks(visual, tasks, device)
+    io.save_tensors(args.out_features, features)
+    write_records(args.out, model_records(args.name, features, heads))
+
+
+def merge(args) -> None:
+    """Merge the experts with one registry method; a grid hyper-parameter is chosen on val."""
+    from neulig import io
+    from neulig.merging import MERGE_METHODS, MergeContext
+    from neulig.merging.search import merge_with_search
+
+    if args.method not in MERGE_METHODS:
+        raise ConfigError(f"merge.methods: unknown method '{args.method}'")
+    pretrained, info = io.load_checkpoint(args.pretrained)
+    experts = dict(_expert(path) for path in args.experts)
+    data = {t.name: task_dir(p) for p, t in zip(args.data, load_tasks(args.data, ()), strict=True)}
+    ctx = MergeContext(
+        pretrained,
+        experts,
+        info["architecture"],
+        data,
+        args.heads,
+        torch_device(args),
+        args.params.get("seed", 0),
+    )
+    merged, hparams, choice = merge_with_search(
+        args.method, ctx, args.params.get("hparams", {}), args.params.get("search", {})
+    )
+    info.update(task=None, method=args.method, hparams=hparams, experts=sorted(experts), **choice)
+    io.save_checkpoint(args.out, merged, info)
+
+
+def _expert(path: str) -> tuple[str, dict]:
+    from neulig import io
+
+    state, info = io.load_checkpoint(path)
+    return info["task"], state
+
+
+def ensemble(args) -> None:
+    """Prediction-level ensemble of the experts (from their cached features) on every task."""
+    from neulig import io
+    from neulig.ensemble import ensemble_records
+    from neulig.evaluate import read_heads
+    from neulig.records import write_records
+
+    cached = [io.load_tensors(f) for f in args.features]
+    tasks = sorted({k.split("/")[0] for k in cached[0]})
+    write_records(args.out, ensemble_records(args.method, cached, read_heads(args.heads, tasks)))
+
+
+def route(args) -> None:
+    """Train NeuLig's router over a combination of experts and score every merge granularity."""
+    from neulig import io
+    from neulig.evaluate import read_heads
+    from neulig.ligand.run import run_neulig
+    from neulig.records import write_records
+
+    names = args.combo.split("+")
+    states, infos = zip(*(io.load_checkpoint(e) for e in args.experts), strict=True)
+    if [i["task"] for i in infos] != names or len(args.features) != len(names):
+        raise ConfigError(f"combination {args.combo}: experts {args.experts} do not match it")
+    tasks = {t.name: t for t in load_tasks(args.data, ("test",))}
+    result = run_neulig(
+        args.combo,
+        list(states),
+        infos[0]["architecture"],
+        [io.load_tensors(f) for f in args.features],
+        tasks,
+        read_heads(args.heads, names),
+        args.params,
+        torch_device(args),
+    )
+    io.save_tensors(args.out_router, result.router)
+    io.write_json(Path(args.out_router).with_suffix(".json"), {"combo": args.combo, **result.info})
+    io.write_json(args.out_betas, result.betas)
+    write_records(args.out, result.records)
+
+
+def align(args) -> None:
+    """Align one expert onto a reference expert and score their merge on both tasks."""
+    from neulig import io
+    from neulig.align.experiment import run_alignment
+    from neulig.evaluate import read_heads
+    from neulig.models import load_vision_tower
+    from neulig.records import write_records
+
+    device = torch_device(args)
+    pair = [
+        (load_vision_tower(p, device), io.read_json(Path(p).with_suffix(".json")))
+        for p in (args.reference, args.other)
+    ]
+    tasks = {t.name: t for t in load_tasks(args.data, ("train", "val", "test"))}
+    result, records = run_alignment(
+        args.method,
+        args.setting,
+        [(m, i["task"]) for m, i in pair],
+        tasks,
+        read_heads(args.heads, list(tasks)),
+        args.params,
+        device,
+    )
+    io.save_tensors(args.out_perms, result.perms)
+    info = {
+        **pair[1][1],
+        "aligned_to": args.reference,
+        "method": args.method,
+        "diagnostics": result.diagnostics,
+    }
+    io.save_checkpoint(args.out, result.state, info)
+    write_records(args.out_records, records)
+
+
+def report(args) -> None:
+    """Tables, figures and DVC metrics from every records file and diagnostic."""
+    from neulig.reporting import write_report
+
+    write_report(args.records, args.betas, args.merge_info, args.out_dir, args.params)

@@ -1,0 +1,91 @@
+"""One NeuLig job: train the router over a combination of experts from their cached
+features, then score its ensemble and every merge granularity on the test split."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from neulig.evaluate import accuracy
+from neulig.ligand.granularities import merged_features, static_betas
+from neulig.ligand.router import TaskFeatures, ensemble_accuracy, parameter_offsets, train_router
+from neulig.records import GRANULARITIES, NEULIG_ENSEMBLE, Record, neulig_method
+
+log = logging.getLogger(__name__)
+
+StateDict = dict[str, torch.Tensor]
+
+
+@dataclass
+class RouteResult:
+    router: dict[str, torch.Tensor]  # router weights, test betas per task, offsets
+    info: dict  # router selection history
+    records: list[Record]
+    betas: dict  # diagnostics: mean beta per task of the test inputs
+
+
+def stack_features(cached: list[dict], task: str, split: str) -> TaskFeatures:
+    """The T experts' cached features of one split as ``[N, T, d]``."""
+    z = torch.stack([c[f"{task}/{split}"] for c in cached], dim=1)
+    return TaskFeatures(z, cached[0][f"{task}/{split}/labels"])
+
+
+def _merge_records(stack, task, head, coefficients, params: dict, common: dict) -> list[Record]:
+    """One task's test accuracy under every merge granularity."""
+    images, labels = task.splits["test"].tensors()
+    records = []
+    for granularity in GRANULARITIES:
+        z = merged_features(stack, granularity, images, *coefficients, params["eval_batch_size"])
+        acc = accuracy(head(z), labels)
+        records.append(Record(method=neulig_method(granularity), level="merge", task=task.name,
+                              accuracy=acc, n=len(labels), **common))  # fmt: skip
+    log.info("%s: every merge granularity scored", task.name)
+    return records
+
+
+def run_neulig(
+    combo: str,
+    states: list[StateDict],
+    architecture: str,
+    cached: list[dict],
+    tasks: dict,
+    heads: dict,
+    params: dict,
+    device: torch.device,
+) -> RouteResult:
+    """``states``/``cached``: the experts' checkpoints and feature caches, in ``tasks`` order
+    (``tasks`` maps task names to packed tasks with a loaded test split)."""
+    from neulig.dynamic_merge import ExpertStack
+    from neulig.models import create_vision_tower
+
+    names = list(tasks)
+    split = {s: {t: stack_features(cached, t, s) for t in names} for s in ("train", "val", "test")}
+    offsets = parameter_offsets(states)
+    router, info = train_router(split["train"], split["val"], heads, offsets, params)
+    with torch.no_grad():
+        test_betas = {t: router(d.features) for t, d in split["test"].items()}
+        per_task, global_beta = static_betas(
+            {t: router(d.features) for t, d in split["val"].items()}
+        )
+    stack = ExpertStack(create_vision_tower(architecture), states, device)
+    common = {"model": f"neulig_{combo}", "kind": "neulig", "combo": combo, "n_models": len(names)}
+    records = [
+        Record(method=NEULIG_ENSEMBLE, level="ensemble", task=t, accuracy=acc,
+               n=len(split["test"][t].labels), **common)
+        for t, acc in ensemble_accuracy(router, split["test"], heads).items()
+    ]  # fmt: skip
+    for name, task in tasks.items():
+        coefficients = (test_betas[name], per_task[name], global_beta)
+        records += _merge_records(stack, task, heads[name], coefficients, params, common)
+    weights = {**router.state_dict(), "offsets": offsets}
+    weights.update({f"test_beta/{t}": b for t, b in test_betas.items()})
+    betas = {
+        "combo": combo,
+        "experts": names,
+        "mean_beta": {
+            t: [round(x, 4) for x in b.mean(dim=0).tolist()] for t, b in test_betas.items()
+        },
+    }
+    return RouteResult(weights, info, records, betas)

@@ -1,0 +1,168 @@
+"""What the DAG contains for one experiment: tasks, datasets, combinations, model names, paths.
+
+``workflow/rules/common.smk`` builds one :class:`Plan` from the validated config and every rule
+takes its paths from it, so a path is spelled once. Every output of an experiment lives under
+``results/<experiment>/``, ``reports/<experiment>/``, ``logs/<experiment>/`` and
+``benchmarks/rules/<experiment>/``; two configs with different ``experiment:`` names run in one
+checkout without touching each other's files. Datasets are shared: a task's folder under
+``data/`` is named by what it holds (source, split sizes, seed), not by the experiment.
+
+Kept free of torch so that planning a run (``snakemake -n``) stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import combinations
+
+from neulig.data.layout import dataset_files
+from neulig.records import model_name
+
+# Keys of a task's config that do not change its data.
+_NOT_DATA = ("finetune",)
+
+
+def data_spec(task_config: dict, seed: int) -> dict:
+    """The part of a task's config (plus the seed) that determines its packed dataset."""
+    return {"spec": {k: v for k, v in task_config.items() if k not in _NOT_DATA}, "seed": seed}
+
+
+def dataset_key(task: str, spec: dict, canonical: dict | None) -> str:
+    """``<task>`` for the shipped default's data of that task, else ``<task>-<digest>``.
+
+    Naming a folder by its content means two experiments asking for the same data build it
+    once, and two asking for different data under one task name never overwrite each other.
+    """
+    if canonical is not None and spec == canonical:
+        return task
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{task}-{digest}"
+
+
+def combos(tasks: list[str], min_models: int, max_combinations: int, seed: int) -> list[str]:
+    """Every combination of ``min_models``..T tasks as ``a+b+c``; a model count with more than
+    ``max_combinations`` combinations is sampled with ``seed`` (sorted, so stable)."""
+    rng = random.Random(seed)
+    out = []
+    for k in range(min_models, len(tasks) + 1):
+        group = list(combinations(sorted(tasks), k))
+        if len(group) > max_combinations:
+            group = sorted(rng.sample(group, max_combinations))
+        out += ["+".join(c) for c in group]
+    return out
+
+
+@dataclass
+class Plan:
+    """The experiment's DAG contents; ``canonical`` maps task names to the default's data spec."""
+
+    config: dict
+    canonical: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def experiment(self) -> str:
+        return self.config["experiment"]
+
+    @cached_property
+    def tasks(self) -> list[str]:
+        return sorted(self.config["tasks"])
+
+    @property
+    def merge_methods(self) -> list[str]:
+        return self.config["merge"]["methods"]
+
+    @property
+    def ensemble_methods(self) -> list[str]:
+        return self.config["ensemble"]["methods"]
+
+    @cached_property
+    def models(self) -> list[str]:
+        """Every single network that is evaluated on its own (one features file each)."""
+        return (
+            [model_name("zero_shot")]
+            + [model_name("expert", t) for t in self.tasks]
+            + [model_name("merge", m) for m in self.merge_methods]
+        )
+
+    @cached_property
+    def combos(self) -> list[str]:
+        nl = self.config.get("neulig")
+        if not nl:
+            return []
+        return combos(self.tasks, nl["min_models"], nl["max_combinations"], self.config["seed"])
+
+    @cached_property
+    def align_settings(self) -> list[str]:
+        align = self.config.get("alignment")
+        if not align:
+            return []
+        return ["different_init"] + (["shared_init"] if align["shared_init"] else [])
+
+    # -- data ------------------------------------------------------------------------------
+    def data_spec(self, task: str) -> dict:
+        return data_spec(self.config["tasks"][task], self.config["seed"])
+
+    def dataset(self, task: str) -> str:
+        """The folder name under ``data/`` that holds ``task``'s packed arrays."""
+        canonical = self.canonical.get(task)
+        return dataset_key(task, self.data_spec(task), canonical)
+
+    def datasets(self) -> dict[str, str]:
+        return {self.dataset(t): t for t in self.tasks}
+
+    def data_files(self, task: str) -> list[str]:
+        """Every file of the task's packed dataset (``meta.json`` first)."""
+        return dataset_files(f"data/{self.dataset(task)}")
+
+    def meta(self, task: str) -> str:
+        return f"data/{self.dataset(task)}/meta.json"
+
+    # -- experiment paths ------------------------------------------------------------------
+    def results(self, *parts: str) -> str:
+        return "/".join(("results", self.experiment, *parts))
+
+    def reports(self, *parts: str) -> str:
+        return "/".join(("reports", self.experiment, *parts))
+
+    def log(self, rule: str, *wildcards: str) -> str:
+        return "/".join(("logs", self.experiment, rule, *wildcards)) + ".log"
+
+    def benchmark(self, rule: str, *wildcards: str) -> str:
+        return "/".join(("benchmarks", "rules", self.experiment, rule, *wildcards)) + ".tsv"
+
+    def checkpoint(self, model: str) -> str:
+        """The vision-tower checkpoint of a model named by :func:`neulig.records.model_name`."""
+        kind, _, name = model.partition("_")
+        if model == model_name("zero_shot"):
+            return self.results("pretrained", "vision.safetensors")
+        if kind == "expert":
+            return self.results("finetune", name, "vision.safetensors")
+        return self.results("merge", name, "vision.safetensors")
+
+    def features(self, model: str) -> str:
+        return self.results("features", f"{model}.safetensors")
+
+    def record_files(self) -> list[str]:
+        """Every records file the report reads."""
+        files = [self.results("eval", f"{m}.json") for m in self.models]
+        files += [self.results("ensemble", f"{m}.json") for m in self.ensemble_methods]
+        files += [self.results("neulig", c, "records.json") for c in self.combos]
+        align = self.config.get("alignment") or {}
+        files += [
+            self.results("align", s, m, "records.json")
+            for s in self.align_settings
+            for m in align.get("methods", [])
+        ]
+        return files
+
+    def betas_files(self) -> list[str]:
+        """NeuLig's diagnostics: mean beta per task, one file per combination."""
+        return [self.results("neulig", c, "betas.json") for c in self.combos]
+
+    def merge_info_files(self) -> list[str]:
+        """The merged checkpoints' sidecars: the hyper-parameters each merge chose on val."""
+        return [self.results("merge", m, "vision.json") for m in self.merge_methods]

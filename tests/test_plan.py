@@ -1,0 +1,86 @@
+"""The planner: combinations (with the seeded sampling branch), dataset folders, paths."""
+
+from itertools import combinations
+
+import pytest
+
+from neulig.plan import Plan, combos, data_spec, dataset_key
+from neulig.records import Record, model_name, parse_model
+
+TASKS = ["a", "b", "c", "d", "e"]
+
+
+def test_every_combination_of_two_to_t_tasks():
+    out = combos(TASKS, 2, 32, seed=0)
+    assert len(out) == 10 + 10 + 5 + 1
+    assert out[0] == "a+b" and out[-1] == "a+b+c+d+e"
+    assert combos(["b", "a"], 2, 32, 0) == ["a+b"]  # task order does not matter
+
+
+def test_a_crowded_model_count_is_sampled_with_the_seed():
+    out = combos(TASKS, 2, 4, seed=0)
+    pairs = [c for c in out if c.count("+") == 1]
+    assert len(pairs) == 4 and pairs == sorted(pairs)
+    assert set(pairs) <= {"+".join(p) for p in combinations(TASKS, 2)}
+    assert [c.count("+") + 1 for c in out] == [2] * 4 + [3] * 4 + [4] * 4 + [5]
+    assert combos(TASKS, 2, 4, seed=0) == out  # same seed, same sample
+    assert any(combos(TASKS, 2, 4, seed=s) != out for s in range(1, 5))
+
+
+def test_dataset_folders_are_named_by_content():
+    spec = data_spec({"source": "shapes", "n": 100, "finetune": {"lr": 0.1}}, seed=0)
+    assert "finetune" not in spec["spec"]  # a fine-tuning override does not change the data
+    assert dataset_key("shapes", spec, canonical=spec) == "shapes"
+    other = data_spec({"source": "shapes", "n": 200}, seed=0)
+    key = dataset_key("shapes", other, canonical=spec)
+    assert key.startswith("shapes-") and key == dataset_key("shapes", other, canonical=None)
+    assert dataset_key("shapes", data_spec({"source": "shapes", "n": 100}, 1), spec) != key
+
+
+def _config(experiment="x", **neulig):
+    return {
+        "experiment": experiment,
+        "seed": 0,
+        "tasks": {"b": {"source": "shapes"}, "a": {"source": "gratings"}},
+        "merge": {"methods": ["average"]},
+        "ensemble": {"methods": ["features"]},
+        "neulig": {"min_models": 2, "max_combinations": 32, **neulig},
+    }
+
+
+def test_paths_are_namespaced_by_experiment_and_data_is_shared():
+    one, two = Plan(_config("one")), Plan(_config("two"))
+    assert one.checkpoint("expert_a") == "results/one/finetune/a/vision.safetensors"
+    assert one.checkpoint("pretrained") == "results/one/pretrained/vision.safetensors"
+    assert one.checkpoint("merge_average") == "results/one/merge/average/vision.safetensors"
+    assert one.log("merge_experts", "ties") == "logs/one/merge_experts/ties.log"
+    assert one.benchmark("r", "w") == "benchmarks/rules/one/r/w.tsv"
+    assert one.reports("accuracy.csv") == "reports/one/accuracy.csv"
+    assert one.data_files("a") == two.data_files("a")
+    assert one.data_files("a")[0].endswith("/meta.json") and len(one.data_files("a")) == 9
+    assert one.models == ["pretrained", "expert_a", "expert_b", "merge_average"]
+    assert one.combos == ["a+b"]
+    assert len(one.record_files()) == 4 + 1 + 1
+
+
+def test_model_names_round_trip():
+    assert parse_model(model_name("zero_shot")) == ("zero_shot", "zero_shot")
+    assert parse_model(model_name("expert", "digits")) == ("expert", "expert")
+    assert parse_model(model_name("merge", "task_arithmetic")) == ("merge", "task_arithmetic")
+    with pytest.raises(ValueError):
+        parse_model("ensemble_features")
+
+
+def test_records_reject_words_outside_the_vocabulary(tmp_path):
+    from neulig.io import ArtifactError, write_json
+    from neulig.records import read_records, write_records
+
+    row = Record("m", "average", "merge", "merge", "a", 12.345678, 10)
+    assert row.accuracy == 12.3457
+    with pytest.raises(ValueError):
+        Record("m", "average", "mrege", "merge", "a", 1.0, 10)
+    write_records(tmp_path / "ok.json", [row])
+    assert read_records(tmp_path / "ok.json") == [row]
+    write_json(tmp_path / "bad.json", [{**row.to_dict(), "colour": "red"}])
+    with pytest.raises(ArtifactError, match="bad.json"):
+        read_records(tmp_path / "bad.json")

@@ -1,0 +1,72 @@
+"""Running Snakemake, git and DVC from tests, in throw-away working directories."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_CONFIG = ROOT / ".test" / "config" / "config.yaml"
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+
+
+def snakemake(*args: str, cwd: Path = ROOT, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args],
+        cwd=cwd,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def sh(*cmd: str, cwd: Path) -> str:
+    result = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True)
+    if result.returncode:
+        raise AssertionError(f"{' '.join(cmd)}:\n{result.stdout}\n{result.stderr}")
+    return result.stdout + result.stderr
+
+
+def workdir_with(tmp_path: Path, config: dict, name: str = "config.yaml") -> Path:
+    (tmp_path / "config").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "config" / name).write_text(yaml.safe_dump(config))
+    return tmp_path
+
+
+def git_dvc_repo(path: Path, remote: Path | None = None) -> Path:
+    """An empty git + DVC repository (with a local DVC remote when given)."""
+    path.mkdir(parents=True, exist_ok=True)
+    sh("git", "init", "-q", cwd=path)
+    sh("git", "config", "user.email", "ci@example.org", cwd=path)
+    sh("git", "config", "user.name", "ci", cwd=path)
+    sh("dvc", "init", "-q", cwd=path)
+    if remote is not None:
+        sh("dvc", "remote", "add", "-q", "-d", "local", str(remote), cwd=path)
+    return path
+
+
+def job_counts(dry_run_output: str) -> dict[str, int]:
+    """The "Job stats" table of a dry run as {rule: count} ({} when nothing is to be done)."""
+    if "Job stats:" not in dry_run_output:
+        return {}
+    table = dry_run_output.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.MULTILINE)}
+
+
+def planned_jobs(cwd: Path, *args: str) -> dict[str, int]:
+    counts = job_counts(snakemake("-n", *args, cwd=cwd).stdout)
+    counts.pop("total", None)
+    return counts
