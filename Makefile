@@ -31,8 +31,12 @@ run: setup
 report: run
 	$(BIN)/snakemake --report reports/tiny.html
 
+# `make test` is the quick suite; CI (CI=true, see .ci/run) also runs the end-to-end variants
+# marked `slow` (several full runs of the tiny test config). PYTEST_ARGS overrides either.
+PYTEST_ARGS ?= $(if $(CI),,-m "not slow")
+
 test: $(VENV)/.installed-test
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests benchmarks

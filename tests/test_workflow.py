@@ -11,9 +11,10 @@ import yaml
 from neulig.align import ALIGN_LABELS, ALIGN_METHODS
 from neulig.config import _schema
 from neulig.data.sources import SOURCES
-from neulig.ensemble import ENSEMBLE_LABELS, ENSEMBLE_METHODS
+from neulig.ensemble import ENSEMBLE_METHODS
 from neulig.ligand import TASK_LOSSES
 from neulig.merging import MERGE_LABELS, MERGE_METHODS
+from neulig.records import ENSEMBLE_LABELS
 
 from .workflow_helpers import ROOT, SCHEMA, TEST_CONFIG, snakemake, workdir_with
 

@@ -8,6 +8,7 @@ Kept free of torch: the Snakefile validates the config on every ``snakemake`` ca
 
 from __future__ import annotations
 
+import ast
 import os
 import pkgutil
 from functools import cache
@@ -23,6 +24,23 @@ MERGE_METHODS_DIR = Path(__file__).parent / "merging" / "methods"
 
 def merge_method_names() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules([str(MERGE_METHODS_DIR)]))
+
+
+@cache
+def merge_method_labels() -> dict[str, str]:
+    """Each method module's ``LABEL`` constant, read from its source: the report and the
+    schema need the names and labels, not torch (importing the modules costs seconds)."""
+    labels = {}
+    for name in merge_method_names():
+        tree = ast.parse((MERGE_METHODS_DIR / f"{name}.py").read_text())
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [
+                "LABEL"
+            ]:
+                labels[name] = ast.literal_eval(node.value)
+        if name not in labels:
+            raise ConfigError(f"{MERGE_METHODS_DIR / name}.py: no LABEL = '...' constant")
+    return labels
 
 
 def _with_defaults(validator_class):

@@ -144,16 +144,3 @@ class ExpertStack:
                 state = self.merged(betas[i : i + chunk])
                 out.append(batched(state, self._input(images[i : i + chunk])).float().cpu())
         return torch.cat(out)
-
-    @torch.no_grad()
-    def forward_per_batch(
-        self, betas: torch.Tensor, images: torch.Tensor, batch_size: int, rule: str
-    ) -> torch.Tensor:
-        """One merged model per batch of ``batch_size`` inputs, from the batch's first
-        sample's coefficients (``first``, the original code) or their mean (``mean``)."""
-        out = []
-        for i in range(0, len(images), batch_size):
-            b = betas[i : i + batch_size]
-            beta = b[0] if rule == "first" else b.mean(dim=0)
-            out.append(self.forward_static(beta, images[i : i + batch_size], batch_size))
-        return torch.cat(out)

@@ -28,10 +28,6 @@ ENSEMBLE_METHODS: dict[str, Callable[[torch.Tensor, Head], torch.Tensor]] = {
     "probabilities": probability_average,
     "features": feature_average,
 }
-ENSEMBLE_LABELS = {
-    "probabilities": "Ensemble (average of probabilities)",
-    "features": "Ensemble (average of features)",
-}
 
 
 def ensemble_records(method: str, cached: list[dict], heads: dict[str, Head]) -> list[Record]:

@@ -13,14 +13,14 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from neulig.errors import ArtifactError, ConfigError
+
+if TYPE_CHECKING:  # torch loads on first tensor I/O: data and report steps never need it
+    import torch
 
 __all__ = ["ArtifactError", "ConfigError"]
 
@@ -72,6 +72,8 @@ def load_array(path: str | os.PathLike) -> np.ndarray:
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor]) -> None:
     """Save a flat dict of tensors as safetensors, atomically."""
+    from safetensors.torch import save_file
+
     with atomic_path(path) as tmp:
         save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
 
@@ -80,6 +82,9 @@ def load_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.exists():
         raise ArtifactError(f"{path}: not found; build it with `snakemake {path}`")
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:

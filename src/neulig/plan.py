@@ -111,8 +111,13 @@ class Plan:
         canonical = self.canonical.get(task)
         return dataset_key(task, self.data_spec(task), canonical)
 
-    def datasets(self) -> dict[str, str]:
+    @cached_property
+    def _datasets(self) -> dict[str, str]:
         return {self.dataset(t): t for t in self.tasks}
+
+    def datasets(self) -> dict[str, str]:
+        """Folder name under ``data/`` -> task; computed once (rules ask for it per job)."""
+        return self._datasets
 
     def data_files(self, task: str) -> list[str]:
         """Every file of the task's packed dataset (``meta.json`` first)."""

@@ -31,6 +31,11 @@ NEULIG_LABELS = {
     "neulig_merge_per_task": "NeuLig merging, per task (static)",
     "neulig_merge_global": "NeuLig merging, global (static)",
 }
+# The prediction-level ensembles of :mod:`neulig.ensemble` (its registry's keys).
+ENSEMBLE_LABELS = {
+    "probabilities": "Ensemble (average of probabilities)",
+    "features": "Ensemble (average of features)",
+}
 MODEL_LABELS = {"zero_shot": "Zero-shot (pretrained)", "expert": "Fine-tuned experts (own task)"}
 
 # How an alignment job combines the aligned pair.

@@ -12,12 +12,15 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from neulig.data.layout import SPLITS, split_files
 from neulig.io import ArtifactError, load_array, read_json, save_array, write_json
+
+if TYPE_CHECKING:  # torch loads on first use: the download step never needs it
+    import torch
 
 __all__ = ["SPLITS", "Split", "Task", "load_task", "split_files", "write_task"]
 
@@ -28,6 +31,8 @@ class Split:
     labels: np.ndarray  # int64 [N]
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        import torch
+
         return torch.from_numpy(self.images), torch.from_numpy(self.labels)
 
 

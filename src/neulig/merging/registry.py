@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import torch
 
+from neulig.config import merge_method_labels
 from neulig.config import merge_method_names as method_names
 from neulig.merging.context import MergeContext
 from neulig.merging.state_dict import StateDict
@@ -21,7 +22,7 @@ def _module(name: str):
 
 
 MERGE_METHODS: dict[str, Callable[..., StateDict]] = {n: _module(n).merge for n in method_names()}
-MERGE_LABELS: dict[str, str] = {n: _module(n).LABEL for n in method_names()}
+MERGE_LABELS: dict[str, str] = merge_method_labels()
 
 
 @torch.no_grad()

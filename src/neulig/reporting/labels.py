@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from functools import cache
 
-from neulig.records import MODEL_LABELS, NEULIG_LABELS
+from neulig.config import merge_method_labels
+from neulig.records import ENSEMBLE_LABELS, MODEL_LABELS, NEULIG_LABELS
 
 
 @cache
 def method_labels() -> dict[str, str]:
     """Every method id -> its label, in the order of the paper's main table."""
-    from neulig.ensemble import ENSEMBLE_LABELS
-    from neulig.merging import MERGE_LABELS
-
-    return {**MODEL_LABELS, **MERGE_LABELS, **ENSEMBLE_LABELS, **NEULIG_LABELS}
+    return {**MODEL_LABELS, **merge_method_labels(), **ENSEMBLE_LABELS, **NEULIG_LABELS}
 
 
 def label(method: str) -> str:
