@@ -89,8 +89,7 @@ def test_lint_is_clean():
     assert "Lints for" not in result.stdout + result.stderr
 
 
-@pytest.mark.slow
-def test_tiny_workflow_runs_end_to_end(tiny_run):
+def test_tiny_workflow_runs_end_to_end(tiny_run):  # the one full run `make test` keeps
     reports = tiny_run / "reports" / "ci"
     table = pd.read_csv(reports / "accuracy.csv", index_col=0)
     tasks = ["digits", "gratings", "shapes"]
