@@ -14,7 +14,7 @@ from neulig.data.sources import SOURCES
 from neulig.ensemble import ENSEMBLE_METHODS
 from neulig.ligand import TASK_LOSSES
 from neulig.merging import MERGE_LABELS, MERGE_METHODS
-from neulig.records import ENSEMBLE_LABELS
+from neulig.records import ENSEMBLE_LABELS, NEULIG_LOSSES
 
 from .workflow_helpers import ROOT, SCHEMA, TEST_CONFIG, snakemake, workdir_with
 
@@ -47,6 +47,7 @@ def test_schema_enums_and_labels_match_every_registry():
     }
     for name, (enum, registry) in enums.items():
         assert set(enum) == set(registry), name
+    assert set(NEULIG_LOSSES) == set(TASK_LOSSES)
     for labels, registry in (
         (MERGE_LABELS, MERGE_METHODS),
         (ENSEMBLE_LABELS, ENSEMBLE_METHODS),

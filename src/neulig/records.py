@@ -40,6 +40,9 @@ MODEL_LABELS = {"zero_shot": "Zero-shot (pretrained)", "expert": "Fine-tuned exp
 
 # How an alignment job combines the aligned pair.
 ALIGN_VARIANTS = ("experts", "average", "neulig_merge", "neulig_ensemble", "lambda_sweep")
+# NeuLig's router losses (the keys of neulig.ligand.TASK_LOSSES); a router's records carry theirs.
+NEULIG_LOSSES = ("supervised", "semi")
+VARIANTS = ALIGN_VARIANTS + NEULIG_LOSSES
 
 
 def neulig_method(granularity: str) -> str:
@@ -85,7 +88,7 @@ class Record:
     combo: str | None = None  # NeuLig: the experts that collaborate, ``a+b+c``
     n_models: int | None = None
     setting: str | None = None  # alignment: different_init | shared_init
-    variant: str | None = None  # alignment: one of ALIGN_VARIANTS
+    variant: str | None = None  # alignment: one of ALIGN_VARIANTS; NeuLig: its loss
     lam: float | None = None  # alignment: MuDSC's weight/activation blend
 
     def __post_init__(self) -> None:
@@ -93,8 +96,8 @@ class Record:
             raise ValueError(
                 f"record kind/level {self.kind!r}/{self.level!r} not in the vocabulary"
             )
-        if self.variant is not None and self.variant not in ALIGN_VARIANTS:
-            raise ValueError(f"record variant {self.variant!r} not in {ALIGN_VARIANTS}")
+        if self.variant is not None and self.variant not in VARIANTS:
+            raise ValueError(f"record variant {self.variant!r} not in {VARIANTS}")
         object.__setattr__(self, "accuracy", round(float(self.accuracy), 4))
         object.__setattr__(self, "n", int(self.n))
 

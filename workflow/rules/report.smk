@@ -10,6 +10,11 @@ rule report_tables:
             category="Tables",
         ),
         md=P.reports("accuracy.md"),
+        levels=report(
+            P.reports("levels.csv"),
+            caption="../report/levels.rst",
+            category="Tables",
+        ),
         metrics=P.reports("metrics.json"),
         plot_data=multiext(
             P.reports("plots/"), "average_accuracy.csv", "neulig_gap.csv"

@@ -70,7 +70,8 @@ def run_neulig(
             {t: router(d.features) for t, d in split["val"].items()}
         )
     stack = ExpertStack(create_vision_tower(architecture), states, device)
-    common = {"model": f"neulig_{combo}", "kind": "neulig", "combo": combo, "n_models": len(names)}
+    common = {"model": f"neulig_{combo}", "kind": "neulig", "combo": combo, "n_models": len(names),
+              "variant": params["loss"]}  # fmt: skip
     records = [
         Record(method=NEULIG_ENSEMBLE, level="ensemble", task=t, accuracy=acc,
                n=len(split["test"][t].labels), **common)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from neulig import io
 from neulig.reporting import metrics, tables
-from neulig.reporting.sections import alignment, neulig, selection
+from neulig.reporting.sections import alignment, levels, neulig, selection
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ def write_report(
     table = tables.accuracy_table(records)
     tables.write_csv(out / "accuracy.csv", table)
     text = tables.main_markdown(table, params.get("reference"))
+    text += levels.write_section(records, out)
     gaps = None
     if (records["kind"] == "neulig").any():
         gaps = neulig.gap_table(records)

@@ -22,8 +22,10 @@ def load_records(paths: list[str | os.PathLike]) -> pd.DataFrame:
 
 
 def main_records(records: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the main table: experts on their own task, NeuLig over all tasks at once."""
+    """Rows of the main table: experts on their own task, NeuLig over all tasks at once, merges
+    at parameter level (their prediction-level counterparts are in the levels section)."""
     keep = records["kind"] != "align"
+    keep &= (records["kind"] != "merge") | (records["level"] == "merge")
     keep &= (records["kind"] != "expert") | (records["model"] == "expert_" + records["task"])
     full = records.loc[records["kind"] == "neulig", "n_models"].max()
     keep &= (records["kind"] != "neulig") | (records["n_models"] == full)

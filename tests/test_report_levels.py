@@ -1,0 +1,53 @@
+"""The Table 2-shaped section: Mer./Ens./Gap per task and on average, one row per method."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from neulig.records import NEULIG_ENSEMBLE, Record, neulig_method
+from neulig.reporting.sections.levels import levels_markdown, levels_table
+
+
+def _frame(rows: list[Record]) -> pd.DataFrame:
+    return pd.DataFrame([r.to_dict() for r in rows])
+
+
+def test_gap_is_merge_minus_ensemble_per_task_and_on_average():
+    rows = [
+        Record("merge_ta", "task_arithmetic", "merge", "merge", "a", 60.0, 10),
+        Record("merge_ta", "task_arithmetic", "merge", "merge", "b", 80.0, 10),
+        Record("merge_ta", "task_arithmetic", "merge", "ensemble", "a", 70.0, 10),
+        Record("merge_ta", "task_arithmetic", "merge", "ensemble", "b", 90.0, 10),
+        Record("merge_ties", "ties", "merge", "merge", "a", 50.0, 10),
+        Record("merge_ties", "ties", "merge", "merge", "b", 40.0, 10),
+    ]
+    for n, combo in ((1, "a"), (2, "a+b")):
+        for method, acc in ((neulig_method("per_sample"), 88.0), (NEULIG_ENSEMBLE, 89.0)):
+            for task in combo.split("+"):
+                rows.append(
+                    Record(
+                        "neulig",
+                        method,
+                        "neulig",
+                        "merge",
+                        task,
+                        acc + n,
+                        10,
+                        combo=combo,
+                        n_models=n,
+                        variant="semi",
+                    )
+                )
+    table = levels_table(_frame(rows))
+    ta = table.loc["Task arithmetic"]
+    assert ta[("a", "Gap")] == -10.0 and ta[("Average", "Mer.")] == 70.0
+    assert ta[("Average", "Gap")] == -10.0
+    ties = table.loc["TIES merging"]
+    assert ties[("Average", "Mer.")] == 45.0 and math.isnan(ties[("Average", "Ens.")])
+    neulig = table.loc["NeuLig (semi)"]  # only the largest combination counts
+    assert neulig[("Average", "Mer.")] == 90.0 and neulig[("Average", "Gap")] == -1.0
+    text = levels_markdown(table)
+    ties_line = next(line for line in text.splitlines() if line.startswith("| TIES"))
+    assert ties_line.split("|")[3].strip() == "-"  # no counterpart: "-" under a Ens.
