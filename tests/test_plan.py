@@ -4,6 +4,7 @@ from itertools import combinations
 
 import pytest
 
+from neulig.errors import ConfigError
 from neulig.plan import Plan, combos, data_spec, dataset_key
 from neulig.records import Record, model_name, parse_model
 
@@ -37,10 +38,11 @@ def test_dataset_folders_are_named_by_content():
     assert dataset_key("shapes", data_spec({"source": "shapes", "n": 100}, 1), spec) != key
 
 
-def _config(experiment="x", **neulig):
+def _config(experiment="x", origin="shared", **neulig):
     return {
         "experiment": experiment,
         "seed": 0,
+        "experts": {"origin": origin, "reference": None},
         "tasks": {"b": {"source": "shapes"}, "a": {"source": "gratings"}},
         "merge": {"methods": ["average"]},
         "ensemble": {"methods": ["features"]},
@@ -61,6 +63,19 @@ def test_paths_are_namespaced_by_experiment_and_data_is_shared():
     assert one.models == ["pretrained", "expert_a", "expert_b", "merge_average"]
     assert one.combos == ["a+b"]
     assert len(one.record_files()) == 4 + 1 + 1
+
+
+def test_diverse_experts_get_their_own_tower_seed_and_are_aligned_onto_the_reference():
+    plan = Plan(_config(origin="diverse"))
+    assert plan.reference == "a"  # the first task keeps the shared pretrained tower
+    assert plan.diverse_seeds == {"b": 2}  # seed + 1 + its index among the sorted tasks
+    assert plan.checkpoint("expert_a") == "results/x/finetune/a/vision.safetensors"
+    assert plan.checkpoint("expert_b") == "results/x/aligned/b/vision.safetensors"
+    assert plan.unaligned_expert("b") == "results/x/finetune_seed2/b/vision.safetensors"
+    config = _config(origin="diverse")
+    config["experts"]["reference"] = "z"
+    with pytest.raises(ConfigError, match="experts.reference"):
+        Plan(config).checkpoint("expert_b")
 
 
 def test_model_names_round_trip():

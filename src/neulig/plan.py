@@ -20,6 +20,7 @@ from functools import cached_property
 from itertools import combinations
 
 from neulig.data.layout import dataset_files
+from neulig.errors import ConfigError
 from neulig.records import model_name
 
 # Keys of a task's config that do not change its data.
@@ -102,6 +103,32 @@ class Plan:
             return []
         return ["different_init"] + (["shared_init"] if align["shared_init"] else [])
 
+    # -- expert origin ---------------------------------------------------------------------
+    @property
+    def origin(self) -> str:
+        return self.config["experts"]["origin"]
+
+    @cached_property
+    def reference(self) -> str:
+        """The expert that keeps the shared pretrained tower (and the others align onto)."""
+        ref = self.config["experts"]["reference"] or self.tasks[0]
+        if ref not in self.tasks:
+            raise ConfigError(f"config key 'experts.reference': {ref!r} is not one of {self.tasks}")
+        return ref
+
+    @cached_property
+    def diverse_seeds(self) -> dict[str, int]:
+        """Task -> the seed of its own vision tower (diverse origin; empty when shared)."""
+        if self.origin == "shared":
+            return {}
+        others = [t for t in self.tasks if t != self.reference]
+        return {t: self.config["seed"] + 1 + self.tasks.index(t) for t in others}
+
+    def unaligned_expert(self, task: str) -> str:
+        """A diverse-origin expert as fine-tuned from its own tower, before alignment."""
+        seed = self.diverse_seeds[task]
+        return self.results(f"finetune_seed{seed}", task, "vision.safetensors")
+
     # -- data ------------------------------------------------------------------------------
     def data_spec(self, task: str) -> dict:
         return data_spec(self.config["tasks"][task], self.config["seed"])
@@ -144,6 +171,8 @@ class Plan:
         kind, _, name = model.partition("_")
         if model == model_name("zero_shot"):
             return self.results("pretrained", "vision.safetensors")
+        if kind == "expert" and name in self.diverse_seeds:
+            return self.results("aligned", name, "vision.safetensors")
         if kind == "expert":
             return self.results("finetune", name, "vision.safetensors")
         return self.results("merge", name, "vision.safetensors")

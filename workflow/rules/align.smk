@@ -71,3 +71,24 @@ rule align_experts:
         " --other {input.other} --data {input.meta} --heads {input.heads}"
         " --out {output.model} --out-perms {output.perms} --out-records {output.records}"
         " > {log} 2>&1"
+
+
+rule align_expert:
+    input:
+        unpack(get_diverse_expert),
+    output:
+        model=P.results("aligned", "{task}", "vision.safetensors"),
+        info=P.results("aligned", "{task}", "vision.json"),
+    log:
+        P.log("align_expert", "{task}"),
+    benchmark:
+        P.benchmark("align_expert", "{task}")
+    conda:
+        ENV
+    threads: 1
+    params:
+        args=as_arg(origin_params()),
+    shell:
+        "neulig align-expert --params {params.args} --threads {threads}"
+        " --reference {input.reference} --other {input.other} --data {input.meta}"
+        " --out {output.model} > {log} 2>&1"

@@ -98,6 +98,26 @@ def align_params():
     return {**params, "seed": config["seed"], "device": config["device"]}
 
 
+def origin_params():
+    keys = ("align_method", "lam", "calibration_images")
+    return {k: config["experts"][k] for k in keys} | {
+        "seed": config["seed"],
+        "device": config["device"],
+    }
+
+
+def get_diverse_expert(wildcards):
+    """A diverse-origin expert before alignment, the reference it aligns onto, both tasks' data."""
+    reference = P.checkpoint(f"expert_{P.reference}")
+    other = P.unaligned_expert(wildcards.task)
+    return {
+        "reference": reference,
+        "other": other,
+        "infos": [p.replace(".safetensors", ".json") for p in (reference, other)],
+        **data_inputs([P.reference, wildcards.task]),
+    }
+
+
 def get_checkpoint(wildcards):
     path = P.checkpoint(wildcards.model)
     return {"model": path, "info": path.replace(".safetensors", ".json")}

@@ -160,3 +160,19 @@ def run_alignment(
         for lam in params.get("lam_grid", []):
             records += rows("lambda_sweep", run(lam)[1], lam)
     return result, records
+
+
+def align_expert(
+    method: str,
+    reference: nn.Module,
+    other: nn.Module,
+    tasks: list[Task],
+    params: dict,
+    device,
+) -> AlignResult:
+    """Align ``other`` onto ``reference`` on calibration images drawn from both experts' train
+    splits (labels unused); the permuted state computes the same function as ``other``."""
+    calibration = calibration_batch(
+        tasks, reference, params["calibration_images"], params["seed"]
+    ).to(device)
+    return align(method, reference, other, calibration, lam=params["lam"], seed=params["seed"])

@@ -14,7 +14,15 @@ import logging
 import os
 import sys
 
-from neulig.cli.collaboration import align, ensemble, evaluate, merge, report, route
+from neulig.cli.collaboration import (
+    align,
+    align_expert,
+    ensemble,
+    evaluate,
+    merge,
+    report,
+    route,
+)
 from neulig.cli.training import download, finetune, pretrain, pretrain_vision
 from neulig.errors import ArtifactError, ConfigError
 
@@ -47,6 +55,7 @@ STEPS = {
             "out-records",
         ],
     ),
+    "align-expert": (align_expert, ["reference", "other", "data+", "out"]),
     "report": (report, ["records+", "betas*", "merge-info*", "out-dir"]),
 }
 

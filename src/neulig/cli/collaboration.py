@@ -132,6 +132,22 @@ def align(args) -> None:
     write_records(args.out_records, records)
 
 
+def align_expert(args) -> None:
+    """Align a diverse-origin expert onto the reference expert (the main path's align stage)."""
+    from neulig import io
+    from neulig.align.experiment import align_expert
+    from neulig.models import load_vision_tower
+
+    device = torch_device(args)
+    reference, other = (load_vision_tower(p, device) for p in (args.reference, args.other))
+    tasks = load_tasks(args.data, ("train",))
+    p = args.params
+    result = align_expert(p["align_method"], reference, other, tasks, p, device)
+    info = io.read_json(Path(args.other).with_suffix(".json"))
+    info.update(aligned_to=args.reference, align_method=p["align_method"])
+    io.save_checkpoint(args.out, result.state, {**info, "diagnostics": result.diagnostics})
+
+
 def report(args) -> None:
     """Tables, figures and DVC metrics from every records file and diagnostic."""
     from neulig.reporting import write_report
