@@ -24,7 +24,10 @@ class MergeContext:
     """Inputs of one merge: ``experts`` maps task names to fine-tuned vision-tower states.
 
     ``data`` maps task names to packed dataset folders and ``heads_path`` is the zero-shot heads
-    file; both are optional for data-free methods.
+    file; both are optional for data-free methods. ``tower`` is a prebuilt skeleton (any
+    module whose ``state_dict`` keys match), used instead of building ``architecture``.
+    ``diagnostics`` is where a method leaves what it learned (AdaMerging's lambdas, WeMoE's
+    mean routing weights) as JSON-able values; :func:`neulig.merging.merge` clears it first.
     """
 
     pretrained: StateDict
@@ -34,6 +37,8 @@ class MergeContext:
     heads_path: str | os.PathLike | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     seed: int = 0
+    tower: nn.Module | None = None
+    diagnostics: dict = field(default_factory=dict)
 
     @cached_property
     def task_vectors(self) -> dict[str, StateDict]:
@@ -44,6 +49,8 @@ class MergeContext:
     def _skeleton(self) -> nn.Module:
         from neulig.models import create_vision_tower
 
+        if self.tower is not None:
+            return self.tower.eval()
         if self.architecture is None:
             raise ValueError("this merge method needs the model: give MergeContext.architecture")
         return create_vision_tower(self.architecture).eval()
