@@ -47,7 +47,6 @@ def adamerge(
     def features(x: torch.Tensor) -> torch.Tensor:
         return functional_call(module, merged(), (x,))
 
-    torch.manual_seed(ctx.seed)
     pools = UnlabelledPools(ctx, module, pool)
     curve = minimise_entropy(pools, [raw], features, steps, lr, batch_size)
     lam = raw.detach().clamp(0.0, 1.0).cpu()
