@@ -299,3 +299,32 @@ def test_ties_matches_an_independent_reference_with_ties_and_zero_sums():
         merged = merge("ties", MergeContext(theta0, experts), density=density, scaling=1.0)
         expected = ties_reference(taus.astype(np.float64), density)
         assert np.allclose(merged["w"].flatten().numpy(), expected, atol=1e-6), density
+
+
+@pytest.mark.parametrize("method", ["adamerging_task", "wemoe"])
+def test_merge_step_writes_the_learned_coefficients_and_a_loadable_tower(
+    tiny_ctx, tmp_path, method
+):
+    from types import SimpleNamespace
+
+    from neulig.cli.collaboration import merge as merge_step
+    from neulig.models import load_vision_tower
+
+    arch = {"architecture": "NeuLig-Tiny-ViT-32"}
+    io.save_checkpoint(tmp_path / "pre.safetensors", tiny_ctx.pretrained, {**arch, "task": None})
+    for task, state in tiny_ctx.experts.items():
+        io.save_checkpoint(tmp_path / f"{task}.safetensors", state, {**arch, "task": task})
+    out = tmp_path / "merged.safetensors"
+    args = SimpleNamespace(
+        method=method,
+        pretrained=str(tmp_path / "pre.safetensors"),
+        experts=[str(tmp_path / f"{t}.safetensors") for t in tiny_ctx.experts],
+        data=[str(p) for p in tiny_ctx.data.values()],
+        heads=str(tiny_ctx.heads_path),
+        out=str(out),
+        params={"device": "cpu", "hparams": FAST[method]},
+    )
+    merge_step(args)
+    coefficients = io.read_json(out.with_suffix(".json"))["coefficients"]
+    assert set(coefficients["lambdas" if method != "wemoe" else "routing"]) == {"a", "b"}
+    load_vision_tower(out)  # the WeMoE routers (extra/...) do not break the strict load

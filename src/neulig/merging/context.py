@@ -16,7 +16,7 @@ from functools import cached_property
 import torch
 from torch import nn
 
-from neulig.merging.state_dict import StateDict, task_vectors
+from neulig.merging.state_dict import StateDict, split_extra, task_vectors
 
 
 @dataclass
@@ -56,9 +56,10 @@ class MergeContext:
         return create_vision_tower(self.architecture).eval()
 
     def skeleton(self, state: StateDict | None = None) -> nn.Module:
-        """A fresh vision tower on ``device``, holding ``state`` (default: the pretrained)."""
+        """A fresh vision tower on ``device``, holding ``state`` (default: the pretrained);
+        a merge's ``extra/`` tensors (WeMoE's routers) are not tower weights and are skipped."""
         module = copy.deepcopy(self._skeleton)
-        module.load_state_dict(self.pretrained if state is None else state)
+        module.load_state_dict(split_extra(self.pretrained if state is None else state)[0])
         return module.to(self.device).eval()
 
     @cached_property

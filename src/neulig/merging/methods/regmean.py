@@ -122,8 +122,9 @@ def _attention_hook(grams: _Grams, name: str):
 
 
 def _attention_output(mha: nn.MultiheadAttention, x: torch.Tensor, kwargs: dict) -> torch.Tensor:
-    """The input of ``mha.out_proj``: softmax(q k^T / sqrt(d_h)) v over heads, as
-    ``nn.MultiheadAttention`` computes it in eval mode (no dropout), tokens x width."""
+    """The input of ``mha.out_proj``: softmax(q k^T / sqrt(d_h) + mask) v over heads, as
+    ``nn.MultiheadAttention`` computes it in eval mode (no dropout; open_clip's towers pass
+    no ``key_padding_mask``), tokens x width."""
     if not mha.batch_first:
         x = x.transpose(0, 1)
     n, tokens, width = x.shape
@@ -131,5 +132,7 @@ def _attention_output(mha: nn.MultiheadAttention, x: torch.Tensor, kwargs: dict)
     qkv = F.linear(x, mha.in_proj_weight, mha.in_proj_bias)
     q, k, v = qkv.view(n, tokens, 3, heads, width // heads).permute(2, 0, 3, 1, 4)
     mask = kwargs.get("attn_mask")
+    if mask is not None and mask.dtype == torch.bool:  # MHA: True = blocked; SDPA: True = kept
+        mask = torch.zeros_like(mask, dtype=x.dtype).masked_fill(mask, float("-inf"))
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     return out.transpose(1, 2).reshape(n, tokens, width)
