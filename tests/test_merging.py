@@ -42,13 +42,15 @@ def test_task_arithmetic_adds_scaled_task_vectors():
 
 
 def test_ties_trims_elects_sign_and_takes_disjoint_mean():
-    # density 0.5 keeps the 2 largest |tau| entries of the flattened model per expert:
-    # a keeps (1, -2, _, _) -> (1, -2, 0, 0); b keeps (3, 2, _, _) -> (3, 2, 0, 0)
-    # elected signs: (+, 0 -> sign(0) = 0 ...) sum = (4, 0, 0, 0) -> sign (+, 0, 0, 0)
+    # density 0.5, d = 4: k = 4 - int(2.0) = 2, keep |tau| >= the 2nd smallest |tau| (3 entries)
+    # a: |.| = (1, 2, .5, 0) -> threshold .5 -> (1, -2, .5, 0)
+    # b: |.| = (3, 2, .5, .1) -> threshold .5 -> (3, 2, -.5, 0)
+    # sum (4, 0, 0, 0) -> sign (+, 0, 0, 0); zeros take the majority sign(1 - 0) = + everywhere
+    # disjoint mean of the positive entries: (mean(1, 3), 2, .5, 0)
     merged = ties_merging(THETA0, EXPERTS, scaling=1.0, density=0.5, merge_func="mean")
-    assert torch.allclose(merged["w"], torch.tensor([2.0, 0.0, 0.0, 0.0]))
+    assert torch.allclose(merged["w"], torch.tensor([2.0, 2.0, 0.5, 0.0]))
     summed = ties_merging(THETA0, EXPERTS, scaling=0.5, density=0.5, merge_func="sum")
-    assert torch.allclose(summed["w"], torch.tensor([2.0, 0.0, 0.0, 0.0]))
+    assert torch.allclose(summed["w"], torch.tensor([2.0, 1.0, 0.25, 0.0]))
 
 
 def test_ties_sign_election_drops_the_minority():

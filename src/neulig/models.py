@@ -77,8 +77,15 @@ def create_vision_tower(model_name: str) -> nn.Module:
 
 
 def load_vision_tower(path: str | os.PathLike, device: torch.device | str = "cpu") -> nn.Module:
-    """Load a vision-tower checkpoint written by :func:`neulig.io.save_checkpoint`."""
+    """Load a vision-tower checkpoint written by :func:`neulig.io.save_checkpoint`.
+
+    Extras a merge method stored beside the weights (``extra/...``, e.g. WeMoE's routers) are
+    skipped: the tower is the method's static merge.
+    """
+    from neulig.merging.state_dict import split_extra
+
     state, info = load_checkpoint(path)
+    state, _ = split_extra(state)
     visual = create_vision_tower(info["architecture"])
     try:
         visual.load_state_dict(state, strict=True)

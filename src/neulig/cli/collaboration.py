@@ -48,6 +48,8 @@ def merge(args) -> None:
         args.method, ctx, args.params.get("hparams", {}), args.params.get("search", {})
     )
     info.update(task=None, method=args.method, hparams=hparams, experts=sorted(experts), **choice)
+    if ctx.diagnostics:  # learned coefficients (AdaMerging lambdas, WeMoE routing), reportable
+        info["coefficients"] = ctx.diagnostics
     io.save_checkpoint(args.out, merged, info)
 
 

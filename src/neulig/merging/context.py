@@ -16,7 +16,7 @@ from functools import cached_property
 import torch
 from torch import nn
 
-from neulig.merging.state_dict import StateDict, task_vectors
+from neulig.merging.state_dict import StateDict, split_extra, task_vectors
 
 
 @dataclass
@@ -24,7 +24,10 @@ class MergeContext:
     """Inputs of one merge: ``experts`` maps task names to fine-tuned vision-tower states.
 
     ``data`` maps task names to packed dataset folders and ``heads_path`` is the zero-shot heads
-    file; both are optional for data-free methods.
+    file; both are optional for data-free methods. ``tower`` is a prebuilt skeleton (any
+    module whose ``state_dict`` keys match), used instead of building ``architecture``.
+    ``diagnostics`` is where a method leaves what it learned (AdaMerging's lambdas, WeMoE's
+    mean routing weights) as JSON-able values; :func:`neulig.merging.merge` clears it first.
     """
 
     pretrained: StateDict
@@ -34,6 +37,8 @@ class MergeContext:
     heads_path: str | os.PathLike | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     seed: int = 0
+    tower: nn.Module | None = None
+    diagnostics: dict = field(default_factory=dict)
 
     @cached_property
     def task_vectors(self) -> dict[str, StateDict]:
@@ -44,14 +49,17 @@ class MergeContext:
     def _skeleton(self) -> nn.Module:
         from neulig.models import create_vision_tower
 
+        if self.tower is not None:
+            return self.tower.eval()
         if self.architecture is None:
             raise ValueError("this merge method needs the model: give MergeContext.architecture")
         return create_vision_tower(self.architecture).eval()
 
     def skeleton(self, state: StateDict | None = None) -> nn.Module:
-        """A fresh vision tower on ``device``, holding ``state`` (default: the pretrained)."""
+        """A fresh vision tower on ``device``, holding ``state`` (default: the pretrained);
+        a merge's ``extra/`` tensors (WeMoE's routers) are not tower weights and are skipped."""
         module = copy.deepcopy(self._skeleton)
-        module.load_state_dict(self.pretrained if state is None else state)
+        module.load_state_dict(split_extra(self.pretrained if state is None else state)[0])
         return module.to(self.device).eval()
 
     @cached_property

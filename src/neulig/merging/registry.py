@@ -27,8 +27,13 @@ MERGE_LABELS: dict[str, str] = merge_method_labels()
 
 @torch.no_grad()
 def merge(method: str, ctx: MergeContext, **hparams) -> StateDict:
-    """Run one registered method; every tensor of the result is float32 on the CPU."""
+    """Run one registered method; every tensor of the result is float32 on the CPU.
+
+    Learned coefficients land in ``ctx.diagnostics`` (cleared here, so they are this call's).
+    Methods that learn by gradient descent re-enable gradients inside.
+    """
     if method not in MERGE_METHODS:
         raise KeyError(f"unknown merge method '{method}'; known: {sorted(MERGE_METHODS)}")
+    ctx.diagnostics.clear()
     merged = MERGE_METHODS[method](ctx, **hparams)
     return {k: v.detach().float().cpu() for k, v in merged.items()}

@@ -1,4 +1,6 @@
-"""TIES merging (Yadav et al., 2023): trim, elect sign, disjoint merge."""
+"""TIES merging (Yadav et al., 2023): trim, elect sign, disjoint merge, entry for entry as in
+the original code (prateeksr/ties-merging, ``topk_values_mask`` / ``resolve_sign`` /
+``disjoint_merge``)."""
 
 from __future__ import annotations
 
@@ -13,9 +15,18 @@ LABEL = "TIES merging"
 def merge(
     ctx: MergeContext, scaling: float = 1.0, density: float = 0.2, merge_func: str = "mean"
 ) -> StateDict:
-    """Trim each tau to its top-``density`` entries by magnitude (over the whole flattened
-    model), elect a sign per entry from the trimmed sum, then take the disjoint mean (or sum)
-    of the entries that agree with it.
+    """theta_0 + scaling * disjoint_merge(trim(tau), elected sign), over the flattened model.
+
+    - Trim: with d entries, k = max(1, d - int(d * density)); keep every entry with
+      |tau_t| >= the k-th smallest |tau_t|. Ties at that threshold are all kept, so at least
+      int(d * density) + 1 entries survive (the original's off-by-one, kept on purpose);
+      density >= 1 keeps all (the original would fail on kthvalue(0)).
+    - Elect: s = sign(sum_t trimmed_t); entries with s = 0 take the majority sign
+      sign(#{s > 0} - #{s < 0}) over the whole model; if that is 0 too they stay 0.
+    - Disjoint merge: where s > 0 keep the trimmed_t > 0, elsewhere the trimmed_t < 0 (zeros
+      are never kept); ``mean`` divides their sum by their count (at least 1), ``sum`` does not.
+
+    Counterpart (:mod:`neulig.merging.levels`): none, TIES is merge-only in the paper.
 
     Example:
         >>> merged = merge(MergeContext(theta0, experts), scaling=1.0, density=0.2)
@@ -24,12 +35,14 @@ def merge(
         raise ValueError(f"ties merge_func must be 'mean' or 'sum', not {merge_func!r}")
     keys = list(ctx.pretrained)
     flat = torch.stack([flatten(t, keys) for t in ctx.task_vectors.values()])
-    k_keep = max(1, int(round(density * flat.shape[1])))
-    thresholds = flat.abs().kthvalue(flat.shape[1] - k_keep + 1, dim=1, keepdim=True).values
-    trimmed = torch.where(flat.abs() >= thresholds, flat, torch.zeros_like(flat))
+    d = flat.shape[1]
+    k = max(1, d - int(d * density))
+    thresholds = flat.abs().kthvalue(k, dim=1, keepdim=True).values
+    trimmed = flat * (flat.abs() >= thresholds)
     sign = torch.sign(trimmed.sum(dim=0))
-    agree = (torch.sign(trimmed) == sign) & (trimmed != 0)
-    picked = torch.where(agree, trimmed, torch.zeros_like(trimmed)).sum(dim=0)
+    sign[sign == 0] = torch.sign(sign.sum())
+    selected = trimmed * torch.where(sign > 0, trimmed > 0, trimmed < 0)
+    picked = selected.sum(dim=0)
     if merge_func == "mean":
-        picked = picked / agree.sum(dim=0).clamp(min=1)
+        picked = picked / (selected != 0).sum(dim=0).clamp(min=1)
     return add_scaled(ctx.pretrained, unflatten(picked, ctx.pretrained), scaling)
