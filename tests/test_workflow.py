@@ -108,6 +108,23 @@ def test_tiny_workflow_runs_end_to_end(tiny_run):  # the one full run `make test
         assert row in table.index
     assert table[tasks].apply(lambda c: c.between(0, 100)).all().all()
     assert table["Average"].round(2).equals(table[tasks].mean(axis=1).round(2))
+    levels = pd.read_csv(reports / "levels.csv", header=[0, 1], index_col=0)
+    assert list(levels.index) == [
+        "Weight averaging",
+        "Task arithmetic",
+        "TIES merging",
+        "RegMean",
+        "AdaMerging (task-wise)",
+        "WeMoE",
+        "NeuLig (semi)",
+        "NeuLig (supervised)",
+    ]
+    gap = levels[("Average", "Mer.")] - levels[("Average", "Ens.")]
+    assert (gap - levels[("Average", "Gap")]).abs().max() < 0.02
+    assert (
+        levels.loc["TIES merging", ("Average", "Ens.")]
+        != levels.loc["TIES merging", ("Average", "Ens.")]
+    )
     aligned = pd.read_csv(reports / "alignment.csv")
     assert set(aligned["experiment"]) == {"different_init", "shared_init"}
     assert {"MuDSC", "no alignment", "MuDSC + NeuLig merge"} <= set(aligned["method"])

@@ -21,7 +21,7 @@ from itertools import combinations
 
 from neulig.data.layout import dataset_files
 from neulig.errors import ConfigError
-from neulig.records import model_name
+from neulig.records import ENSEMBLE_COUNTERPARTS, PER_INPUT_MERGES, model_name
 
 # Keys of a task's config that do not change its data.
 _NOT_DATA = ("finetune",)
@@ -82,12 +82,18 @@ class Plan:
 
     @cached_property
     def models(self) -> list[str]:
-        """Every single network that is evaluated on its own (one features file each)."""
+        """Every single network that is evaluated on its own (one features file each); a
+        per-input merge is no single network: its counterpart job scores it."""
         return (
             [model_name("zero_shot")]
             + [model_name("expert", t) for t in self.tasks]
-            + [model_name("merge", m) for m in self.merge_methods]
+            + [model_name("merge", m) for m in self.merge_methods if m not in PER_INPUT_MERGES]
         )
+
+    @property
+    def counterparts(self) -> list[str]:
+        """The merge methods scored at prediction level too (one job each)."""
+        return [m for m in self.merge_methods if m in ENSEMBLE_COUNTERPARTS]
 
     @cached_property
     def combos(self) -> list[str]:
@@ -95,6 +101,18 @@ class Plan:
         if not nl:
             return []
         return combos(self.tasks, nl["min_models"], nl["max_combinations"], self.config["seed"])
+
+    @cached_property
+    def compared_losses(self) -> list[str]:
+        """Router losses run over all tasks beside ``neulig.loss`` (the levels table's rows)."""
+        nl = self.config.get("neulig") or {}
+        return [loss for loss in nl.get("compare_losses", []) if loss != nl.get("loss")]
+
+    def compared_record_files(self) -> list[str]:
+        combo = "+".join(self.tasks)
+        return [
+            self.results(f"neulig_{loss}", combo, "records.json") for loss in self.compared_losses
+        ]
 
     @cached_property
     def align_settings(self) -> list[str]:
@@ -184,6 +202,7 @@ class Plan:
         """Every records file the report reads."""
         files = [self.results("eval", f"{m}.json") for m in self.models]
         files += [self.results("ensemble", f"{m}.json") for m in self.ensemble_methods]
+        files += [self.results("levels", f"{m}.json") for m in self.counterparts]
         files += [self.results("neulig", c, "records.json") for c in self.combos]
         align = self.config.get("alignment") or {}
         files += [

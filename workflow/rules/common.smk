@@ -7,6 +7,7 @@ import shlex
 from neulig.config import load_config
 from neulig.data.layout import dataset_files
 from neulig.plan import Plan, data_spec
+from neulig.records import PER_INPUT_MERGES
 
 # The shipped default's data specs: a task whose data matches keeps the plain folder name
 # data/<task>; any other spec gets its own folder, so experiments never overwrite each other.
@@ -31,6 +32,7 @@ wildcard_constraints:
     combo="[a-z0-9_+]+",
     seed="[0-9]+",
     setting="different_init|shared_init",
+    loss="semi|supervised",
 
 
 def as_arg(value):
@@ -116,6 +118,32 @@ def get_diverse_expert(wildcards):
         "infos": [p.replace(".safetensors", ".json") for p in (reference, other)],
         **data_inputs([P.reference, wildcards.task]),
     }
+
+
+def get_counterpart_inputs(wildcards):
+    """A merge's sidecar and every feature cache; a per-input merge also needs the checkpoints
+    and the test images, since its merged network is rebuilt for every input."""
+    merged = P.results("merge", wildcards.method, "vision.safetensors")
+    inputs = {
+        "info": merged.replace(".safetensors", ".json"),
+        "pretrained_features": P.features("pretrained"),
+        "features": [P.features(f"expert_{t}") for t in P.tasks],
+        "heads": P.results("pretrained", "heads.safetensors"),
+    }
+    if wildcards.method in PER_INPUT_MERGES:
+        inputs |= {"model": merged, "pretrained": P.checkpoint("pretrained")}
+        inputs |= {"experts": expert_checkpoints(), "infos": expert_sidecars()}
+        inputs |= data_inputs(P.tasks)
+    return inputs
+
+
+def per_input_args(wildcards, input):
+    if wildcards.method not in PER_INPUT_MERGES:
+        return ""
+    return (
+        f"--model {input.model} --pretrained {input.pretrained} --experts {input.experts}"
+        f" --data {input.meta}"
+    )
 
 
 def get_checkpoint(wildcards):

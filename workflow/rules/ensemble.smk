@@ -14,3 +14,25 @@ rule ensemble_experts:
     shell:
         "neulig ensemble --method {wildcards.method} --threads {threads}"
         " --features {input.features} --heads {input.heads} --out {output.records} > {log} 2>&1"
+
+
+rule merge_counterpart:
+    input:
+        unpack(get_counterpart_inputs),
+    output:
+        records=P.results("levels", "{method}.json"),
+    log:
+        P.log("merge_counterpart", "{method}"),
+    benchmark:
+        P.benchmark("merge_counterpart", "{method}")
+    conda:
+        ENV
+    threads: 1
+    params:
+        args=as_arg({"seed": config["seed"], "device": config["device"]}),
+        per_input=per_input_args,
+    shell:
+        "neulig counterpart --method {wildcards.method} --params {params.args}"
+        " --threads {threads} --info {input.info} --heads {input.heads}"
+        " --pretrained-features {input.pretrained_features} --features {input.features}"
+        " {params.per_input} --out {output.records} > {log} 2>&1"

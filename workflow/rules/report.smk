@@ -1,6 +1,7 @@
 rule report_tables:
     input:
         records=P.record_files(),
+        compared=P.compared_record_files(),
         betas=P.betas_files(),
         merge_info=P.merge_info_files(),
     output:
@@ -70,5 +71,6 @@ rule report_tables:
         out=lambda w, output: os.path.dirname(output.csv),
     shell:
         "neulig report --params {params.args} --records {input.records}"
+        " --compared-records {input.compared}"
         " --betas {input.betas} --merge-info {input.merge_info} --out-dir {params.out}"
         " > {log} 2>&1"

@@ -17,6 +17,7 @@ import sys
 from neulig.cli.collaboration import (
     align,
     align_expert,
+    counterpart,
     ensemble,
     evaluate,
     merge,
@@ -37,6 +38,11 @@ STEPS = {
     "evaluate": (evaluate, ["model", "data+", "splits+", "heads", "name", "out-features", "out"]),
     "merge": (merge, ["method", "pretrained", "experts+", "data+", "heads", "out"]),
     "ensemble": (ensemble, ["method", "features+", "heads", "out"]),
+    "counterpart": (
+        counterpart,
+        ["method", "info", "pretrained-features", "features+", "heads", "out"]
+        + ["model*", "pretrained*", "experts*", "data*"],  # per-input merges (WeMoE) only
+    ),
     "route": (
         route,
         ["combo", "experts+", "features+", "heads", "data+", "out-router", "out-betas", "out"],
@@ -56,7 +62,7 @@ STEPS = {
         ],
     ),
     "align-expert": (align_expert, ["reference", "other", "data+", "out"]),
-    "report": (report, ["records+", "betas*", "merge-info*", "out-dir"]),
+    "report": (report, ["records+", "compared-records*", "betas*", "merge-info*", "out-dir"]),
 }
 
 

@@ -27,30 +27,52 @@ def evaluate(args) -> None:
 def merge(args) -> None:
     """Merge the experts with one registry method; a grid hyper-parameter is chosen on val."""
     from neulig import io
-    from neulig.merging import MERGE_METHODS, MergeContext
+    from neulig.merging import MERGE_METHODS
     from neulig.merging.search import merge_with_search
 
     if args.method not in MERGE_METHODS:
         raise ConfigError(f"merge.methods: unknown method '{args.method}'")
-    pretrained, info = io.load_checkpoint(args.pretrained)
-    experts = dict(_expert(path) for path in args.experts)
-    data = {t.name: task_dir(p) for p, t in zip(args.data, load_tasks(args.data, ()), strict=True)}
-    ctx = MergeContext(
-        pretrained,
-        experts,
-        info["architecture"],
-        data,
-        args.heads,
-        torch_device(args),
-        args.params.get("seed", 0),
-    )
+    ctx, info = _merge_context(args, args.pretrained, args.experts)
     merged, hparams, choice = merge_with_search(
         args.method, ctx, args.params.get("hparams", {}), args.params.get("search", {})
     )
-    info.update(task=None, method=args.method, hparams=hparams, experts=sorted(experts), **choice)
+    info.update(task=None, method=args.method, hparams=hparams, experts=list(ctx.experts), **choice)
     if ctx.diagnostics:  # learned coefficients (AdaMerging lambdas, WeMoE routing), reportable
         info["coefficients"] = ctx.diagnostics
     io.save_checkpoint(args.out, merged, info)
+
+
+def _merge_context(args, pretrained: str, expert_paths: list[str]):
+    """The MergeContext of a step's checkpoints and data, and the pretrained one's sidecar."""
+    from neulig import io
+    from neulig.merging import MergeContext
+
+    pretrained, info = io.load_checkpoint(pretrained)
+    experts = dict(_expert(path) for path in expert_paths)
+    data = {t.name: task_dir(p) for p, t in zip(args.data, load_tasks(args.data, ()), strict=True)}
+    arch, seed = info["architecture"], args.params.get("seed", 0)
+    return MergeContext(pretrained, experts, arch, data, args.heads, torch_device(args), seed), info
+
+
+def counterpart(args) -> None:
+    """A merge method at prediction level, with its own coefficients, on the cached features;
+    a merge with one network per input (WeMoE) is scored here too."""
+    from neulig import io
+    from neulig.evaluate import read_heads
+    from neulig.merging.evaluation import counterpart_records, per_input_merge_records
+    from neulig.records import PER_INPUT_MERGES, write_records
+
+    info = io.read_json(args.info)
+    pretrained = io.load_tensors(args.pretrained_features)
+    experts = [io.load_tensors(f) for f in args.features]
+    heads = read_heads(args.heads, info["experts"])  # the merge's task order = the features'
+
+    records, routing = [], None
+    if args.method in PER_INPUT_MERGES:
+        ctx, _ = _merge_context(args, args.pretrained[0], args.experts)
+        records, routing = per_input_merge_records(ctx, io.load_tensors(args.model[0]), heads)
+    records += counterpart_records(args.method, info, pretrained, experts, heads, routing)
+    write_records(args.out, records)
 
 
 def _expert(path: str) -> tuple[str, dict]:
@@ -154,4 +176,11 @@ def report(args) -> None:
     """Tables, figures and DVC metrics from every records file and diagnostic."""
     from neulig.reporting import write_report
 
-    write_report(args.records, args.betas, args.merge_info, args.out_dir, args.params)
+    write_report(
+        args.records,
+        args.betas,
+        args.merge_info,
+        args.out_dir,
+        args.params,
+        compared_paths=args.compared_records,
+    )

@@ -10,6 +10,8 @@ import logging
 import os
 from pathlib import Path
 
+import pandas as pd
+
 from neulig import io
 from neulig.reporting import metrics, tables
 from neulig.reporting.sections import alignment, levels, neulig, selection
@@ -23,13 +25,16 @@ def write_report(
     merge_info_paths: list[str],
     out_dir: str | os.PathLike,
     params: dict,
+    compared_paths: list[str] = (),
 ) -> None:
+    """``compared_paths``: records of routers with other losses, for the levels table only."""
     out = Path(out_dir)
     records = tables.load_records(record_paths)
     table = tables.accuracy_table(records)
     tables.write_csv(out / "accuracy.csv", table)
     text = tables.main_markdown(table, params.get("reference"))
-    text += levels.write_section(records, out)
+    compared = tables.load_records(compared_paths) if compared_paths else records.iloc[:0]
+    text += levels.write_section(pd.concat([records, compared], ignore_index=True), out)
     gaps = None
     if (records["kind"] == "neulig").any():
         gaps = neulig.gap_table(records)

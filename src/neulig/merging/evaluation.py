@@ -1,0 +1,58 @@
+"""Scoring a merge method at both levels: its prediction-level counterpart on the cached
+features, and, for a merge that gives every input its own network (WeMoE), the merge itself.
+
+A static merge is scored like any single model (the evaluate step); these are the two cases a
+merged checkpoint alone cannot score.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from neulig.evaluate import accuracy
+from neulig.merging.context import MergeContext
+from neulig.merging.levels import counterpart_scores
+from neulig.models import Head
+from neulig.records import Record, model_name
+
+
+def _record(method: str, level: str, task: str, scores: torch.Tensor, labels) -> Record:
+    acc = accuracy(scores, labels)
+    return Record(model_name("merge", method), method, "merge", level, task, acc, len(labels))
+
+
+def counterpart_records(
+    method: str,
+    info: dict,
+    pretrained: dict[str, torch.Tensor],
+    experts: list[dict[str, torch.Tensor]],
+    heads: dict[str, Head],
+    routing: dict[str, torch.Tensor] | None = None,
+) -> list[Record]:
+    """Test accuracy per task of ``method``'s counterpart (:mod:`neulig.merging.levels`), from
+    the pretrained model's and the experts' feature caches (experts in ``heads`` order)."""
+    tasks = list(heads)
+    rows = []
+    for task, head in heads.items():
+        f0 = pretrained[f"{task}/test"]
+        fs = torch.stack([cache[f"{task}/test"] for cache in experts])
+        r = None if routing is None else routing[task]
+        scores = counterpart_scores(method, info, f0, fs, tasks, head, r)
+        rows.append(_record(method, "ensemble", task, scores, pretrained[f"{task}/test/labels"]))
+    return rows
+
+
+@torch.no_grad()
+def per_input_merge_records(
+    ctx: MergeContext, state: dict[str, torch.Tensor], heads: dict[str, Head]
+) -> tuple[list[Record], dict[str, torch.Tensor]]:
+    """WeMoE's merged model, every test input through its own merged MLPs: the records and
+    each task's routing weights ``[N, blocks, K]`` (what its counterpart needs)."""
+    from neulig.merging.wemoe import forward_per_sample
+
+    rows, routing = [], {}
+    for task, head in heads.items():
+        images, labels = ctx.batch(task, "test")
+        features, routing[task] = forward_per_sample(ctx, state, images)
+        rows.append(_record("wemoe", "merge", task, head(features), labels))
+    return rows, routing
