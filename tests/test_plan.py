@@ -62,7 +62,17 @@ def test_paths_are_namespaced_by_experiment_and_data_is_shared():
     assert one.data_files("a")[0].endswith("/meta.json") and len(one.data_files("a")) == 9
     assert one.models == ["pretrained", "expert_a", "expert_b", "merge_average"]
     assert one.combos == ["a+b"]
-    assert len(one.record_files()) == 4 + 1 + 1
+    # 4 evaluated models, 1 ensemble, averaging's counterpart, 1 router
+    assert len(one.record_files()) == 4 + 1 + 1 + 1
+
+
+def test_a_per_input_merge_is_scored_by_its_counterpart_job_not_as_one_model():
+    config = _config()
+    config["merge"]["methods"] = ["ties", "wemoe"]
+    plan = Plan(config)
+    assert "merge_wemoe" not in plan.models and "merge_ties" in plan.models
+    assert plan.counterparts == ["wemoe"]  # TIES is merge-only
+    assert "results/x/levels/wemoe.json" in plan.record_files()
 
 
 def test_diverse_experts_get_their_own_tower_seed_and_are_aligned_onto_the_reference():
