@@ -40,4 +40,4 @@ onsuccess:
 rule all:
     default_target: True
     input:
-        get_final_output(),
+        rules.report_tables.output,

@@ -51,3 +51,22 @@ def test_gap_is_merge_minus_ensemble_per_task_and_on_average():
     text = levels_markdown(table)
     ties_line = next(line for line in text.splitlines() if line.startswith("| TIES"))
     assert ties_line.split("|")[3].strip() == "-"  # no counterpart: "-" under a Ens.
+
+
+def test_pairs_table_averages_each_pair_at_both_levels_and_adds_neulig(tmp_path):
+    from neulig.reporting.sections.pairs import pairs_table, write_section
+
+    rows = []
+    for level, accs in (("merge", (50.0, 70.0)), ("ensemble", (60.0, 90.0))):
+        for task, acc in zip(("a", "b"), accs, strict=True):
+            rows.append(Record("merge_ties", "ties", "merge", level, task, acc, 10,
+                               combo="a+b", n_models=2))  # fmt: skip
+    for method, acc in ((neulig_method("per_sample"), 80.0), (NEULIG_ENSEMBLE, 81.0)):
+        for task in ("a", "b"):
+            rows.append(Record("neulig_a+b", method, "neulig", "merge", task, acc, 10,
+                               combo="a+b", n_models=2))  # fmt: skip
+    table = pairs_table(_frame(rows)).set_index("method")
+    assert table.loc["TIES merging", ["merge", "ensemble", "gap"]].tolist() == [60.0, 75.0, -15.0]
+    assert table.loc["NeuLig", "gap"] == -1.0 and table.loc["NeuLig", "pair"] == "a+b"
+    assert "Figure 3" in write_section(_frame(rows), tmp_path)
+    assert (tmp_path / "pairs.png").stat().st_size > 1000

@@ -103,6 +103,17 @@ class Plan:
         return combos(self.tasks, nl["min_models"], nl["max_combinations"], self.config["seed"])
 
     @cached_property
+    def pairs(self) -> list[str]:
+        """Every pair of tasks, ``a+b``, when Figure 3's methods are configured."""
+        if not self.config.get("pairs", {}).get("methods"):
+            return []
+        return ["+".join(p) for p in combinations(self.tasks, 2)]
+
+    def pair_record_files(self) -> list[str]:
+        methods = self.config["pairs"]["methods"] if self.pairs else []
+        return [self.results("pairs", m, f"{p}.json") for m in methods for p in self.pairs]
+
+    @cached_property
     def compared_losses(self) -> list[str]:
         """Router losses run over all tasks beside ``neulig.loss`` (the levels table's rows)."""
         nl = self.config.get("neulig") or {}
@@ -203,6 +214,7 @@ class Plan:
         files = [self.results("eval", f"{m}.json") for m in self.models]
         files += [self.results("ensemble", f"{m}.json") for m in self.ensemble_methods]
         files += [self.results("levels", f"{m}.json") for m in self.counterparts]
+        files += self.pair_record_files()
         files += [self.results("neulig", c, "records.json") for c in self.combos]
         align = self.config.get("alignment") or {}
         files += [

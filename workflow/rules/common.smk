@@ -146,6 +146,19 @@ def per_input_args(wildcards, input):
     )
 
 
+def get_pair_inputs(wildcards):
+    tasks = wildcards.combo.split("+")
+    return {
+        "pretrained": P.checkpoint("pretrained"),
+        "pretrained_features": P.features("pretrained"),
+        "experts": expert_checkpoints(tasks),
+        "infos": expert_sidecars(tasks),
+        "features": [P.features(f"expert_{t}") for t in tasks],
+        "heads": P.results("pretrained", "heads.safetensors"),
+        **data_inputs(tasks),
+    }
+
+
 def get_checkpoint(wildcards):
     path = P.checkpoint(wildcards.model)
     return {"model": path, "info": path.replace(".safetensors", ".json")}
@@ -198,10 +211,6 @@ def record_in_dvc():
     present = [p for p in ("data", P.results(), P.reports()) if os.path.isdir(p)]
     if present:
         shell("dvc add --quiet " + " ".join(present))
-
-
-def get_final_output():
-    return [P.reports("accuracy.md"), P.reports("accuracy.csv")]
 
 
 # The arrays every packed dataset holds beside its meta.json.

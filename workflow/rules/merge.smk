@@ -22,3 +22,26 @@ rule merge_experts:
         "neulig merge --method {wildcards.method} --params {params.args} --threads {threads}"
         " --pretrained {input.pretrained} --experts {input.experts} --data {input.meta}"
         " --heads {input.heads} --out {output.model} > {log} 2>&1"
+
+
+rule merge_pair:
+    input:
+        unpack(get_pair_inputs),
+    output:
+        records=P.results("pairs", "{method}", "{combo}.json"),
+        info=P.results("pairs", "{method}", "{combo}.info.json"),
+    log:
+        P.log("merge_pair", "{method}", "{combo}"),
+    benchmark:
+        P.benchmark("merge_pair", "{method}", "{combo}")
+    conda:
+        ENV
+    threads: 1
+    params:
+        args=lambda w: as_arg(merge_params(w.method)),
+    shell:
+        "neulig pair --method {wildcards.method} --params {params.args} --threads {threads}"
+        " --pretrained {input.pretrained} --experts {input.experts} --data {input.meta}"
+        " --heads {input.heads} --pretrained-features {input.pretrained_features}"
+        " --features {input.features} --out {output.records} --out-info {output.info}"
+        " > {log} 2>&1"

@@ -50,6 +50,16 @@ rule report_tables:
             caption="../report/neulig_beta.rst",
             category="NeuLig",
         ),
+        pairs_table=report(
+            P.reports("pairs.csv"),
+            caption="../report/pairs.rst",
+            category="Figure 3",
+        ),
+        pairs_figure=report(
+            P.reports("pairs.png"),
+            caption="../report/pairs.rst",
+            category="Figure 3",
+        ),
         alignment=report(
             P.reports("alignment.csv"),
             caption="../report/alignment.rst",

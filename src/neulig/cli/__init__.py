@@ -21,6 +21,7 @@ from neulig.cli.collaboration import (
     ensemble,
     evaluate,
     merge,
+    pair,
     report,
     route,
 )
@@ -37,6 +38,11 @@ STEPS = {
     "finetune": (finetune, ["data", "pretrained", "heads", "out"]),
     "evaluate": (evaluate, ["model", "data+", "splits+", "heads", "name", "out-features", "out"]),
     "merge": (merge, ["method", "pretrained", "experts+", "data+", "heads", "out"]),
+    "pair": (
+        pair,
+        ["method", "pretrained", "experts+", "data+", "heads", "pretrained-features"]
+        + ["features+", "out", "out-info"],
+    ),
     "ensemble": (ensemble, ["method", "features+", "heads", "out"]),
     "counterpart": (
         counterpart,

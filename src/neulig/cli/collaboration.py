@@ -75,6 +75,22 @@ def counterpart(args) -> None:
     write_records(args.out, records)
 
 
+def pair(args) -> None:
+    """One merge method on one pair of experts, at both levels (the paper's Figure 3)."""
+    from neulig import io
+    from neulig.evaluate import read_heads
+    from neulig.merging.pairs import pair_records
+    from neulig.records import write_records
+
+    ctx, _ = _merge_context(args, args.pretrained, args.experts)
+    pretrained = io.load_tensors(args.pretrained_features)
+    experts = [io.load_tensors(f) for f in args.features]
+    heads = read_heads(args.heads, list(ctx.experts))
+    records, info = pair_records(args.method, ctx, args.params, pretrained, experts, heads)
+    write_records(args.out, records)
+    io.write_json(args.out_info, info)
+
+
 def _expert(path: str) -> tuple[str, dict]:
     from neulig import io
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from neulig import io
 from neulig.reporting import metrics, tables
-from neulig.reporting.sections import alignment, levels, neulig, selection
+from neulig.reporting.sections import alignment, levels, neulig, pairs, selection
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ def write_report(
     text = tables.main_markdown(table, params.get("reference"))
     compared = tables.load_records(compared_paths) if compared_paths else records.iloc[:0]
     text += levels.write_section(pd.concat([records, compared], ignore_index=True), out)
+    text += pairs.write_section(records, out)
     gaps = None
     if (records["kind"] == "neulig").any():
         gaps = neulig.gap_table(records)

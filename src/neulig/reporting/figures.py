@@ -25,7 +25,8 @@ def save_figure(fig, path: Path) -> None:
     """Write ``fig`` as a PNG without a timestamp (byte-stable across reruns) and close it."""
     fig.tight_layout()
     with io.atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, metadata={"Software": None})
+        # bbox "tight" keeps legends placed outside the axes inside the image
+        fig.savefig(tmp, format="png", dpi=120, metadata={"Software": None}, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -26,6 +26,7 @@ def main_records(records: pd.DataFrame) -> pd.DataFrame:
     at parameter level (their prediction-level counterparts are in the levels section)."""
     keep = records["kind"] != "align"
     keep &= (records["kind"] != "merge") | (records["level"] == "merge")
+    keep &= (records["kind"] != "merge") | records["combo"].isna()  # Figure 3's pair merges
     keep &= (records["kind"] != "expert") | (records["model"] == "expert_" + records["task"])
     full = records.loc[records["kind"] == "neulig", "n_models"].max()
     keep &= (records["kind"] != "neulig") | (records["n_models"] == full)

@@ -27,7 +27,7 @@ PAPER_NOTE = (
 def _level_frames(records: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Row id -> that row's records with a ``level`` column of Mer./Ens."""
     rows: dict[str, pd.DataFrame] = {}
-    merges = records[records["kind"] == "merge"]
+    merges = records[(records["kind"] == "merge") & records["combo"].isna()]
     for method in order(merges["method"].unique()):
         part = merges[merges["method"] == method]
         rows[label(method)] = part.assign(

@@ -1,0 +1,59 @@
+"""The NeuLig paper's Figure 3 ("toy experiment"): one merge method on one pair of experts,
+scored at both levels on the pair's two tasks.
+
+The merge is chosen exactly as in the main table (val grid search, or coefficients learned on
+unlabelled test batches); its prediction-level twin is the method's counterpart
+(:mod:`neulig.merging.levels`), or the uniform feature ensemble for a merge-only method (TIES,
+RegMean, Fisher), as the figure needs an ensemble point for every method.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from neulig.evaluate import accuracy
+from neulig.merging.context import MergeContext
+from neulig.merging.levels import COUNTERPARTS, combine, counterpart_scores
+from neulig.merging.search import merge_with_search
+from neulig.models import Head, encode_images
+from neulig.records import Record, model_name
+
+
+def _ensemble_scores(method, info, f0, fs, tasks, head) -> torch.Tensor:
+    if COUNTERPARTS.get(method) is None:
+        uniform = torch.full((len(tasks),), 1.0 / len(tasks))
+        return head(combine(f0, fs, torch.tensor(0.0), uniform))
+    return counterpart_scores(method, info, f0, fs, tasks, head)
+
+
+@torch.no_grad()
+def pair_records(
+    method: str,
+    ctx: MergeContext,
+    params: dict,
+    pretrained: dict[str, torch.Tensor],
+    experts: list[dict[str, torch.Tensor]],
+    heads: dict[str, Head],
+) -> tuple[list[Record], dict]:
+    """Records (merge and ensemble level, ``combo`` = the pair) and the merge's hyper-parameters.
+
+    ``pretrained`` and ``experts`` are feature caches (experts in ``heads`` order)."""
+    state, hparams, choice = merge_with_search(
+        method, ctx, params.get("hparams", {}), params.get("search", {})
+    )
+    info = {"hparams": hparams, "coefficients": ctx.diagnostics, **choice}
+    module = ctx.skeleton(state)
+    tasks, combo = list(heads), "+".join(heads)
+    common = {"model": model_name("merge", method), "method": method, "kind": "merge"}
+    common |= {"combo": combo, "n_models": len(tasks)}
+    rows = []
+    for task, head in heads.items():
+        images, labels = ctx.batch(task, "test")
+        merged = head(encode_images(module, images, device=ctx.device))
+        f0 = pretrained[f"{task}/test"]
+        fs = torch.stack([cache[f"{task}/test"] for cache in experts])
+        ensembled = _ensemble_scores(method, info, f0, fs, tasks, head)
+        for level, scores in (("merge", merged), ("ensemble", ensembled)):
+            rows.append(Record(level=level, task=task, accuracy=accuracy(scores, labels),
+                               n=len(labels), **common))  # fmt: skip
+    return rows, info
