@@ -19,7 +19,7 @@ from .workflow_helpers import ENV, ROOT, TEST_CONFIG, snakemake, workdir_with
 
 SCRIPTS = ROOT / "tests" / "slurm"
 DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd", "sacctmgr", "sbatch", "sacct")
-SEARCH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+SEARCH = os.pathsep.join([ENV["PATH"], "/usr/sbin", "/sbin"])  # the daemons live in sbin
 MISSING = [name for name in DAEMONS if shutil.which(name, path=SEARCH) is None]
 
 

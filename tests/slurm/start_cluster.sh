@@ -13,7 +13,7 @@
 # Ports: slurmctld 6817, slurmd 6818, slurmdbd 6819, MariaDB 127.0.0.1:$NEULIG_SLURM_DB_PORT.
 set -euo pipefail
 DIR=$(realpath -m "${1:-/tmp/neulig-slurm}")
-DB_PORT=${NEULIG_SLURM_DB_PORT:-3306}
+DB_PORT=${NEULIG_SLURM_DB_PORT:-13306}  # not 3306: a system MariaDB may hold it
 NODE=$(hostname -s)
 trap 'echo "start_cluster: failed; logs in $DIR/log; clean up: tests/slurm/stop_cluster.sh $DIR" >&2' ERR
 
