@@ -130,8 +130,8 @@ def selection_scores(router: Portland, val: dict[str, TaskFeatures], heads: dict
         entropy_loss(heads[t](fuse(router(d.features), d.features))).item() for t, d in val.items()
     ]
     return {
-        "val_accuracy": round(sum(accs.values()) / len(accs), 4),
-        "val_entropy": round(sum(entropies) / len(entropies), 6),
+        "val_accuracy": sum(accs.values()) / len(accs),
+        "val_entropy": sum(entropies) / len(entropies),
     }
 
 
@@ -195,11 +195,12 @@ def train_router(
             optimizer.step()
         if step % eval_every == 0 or step == steps:
             scores = selection_scores(router, val, heads)
-            history.append({"step": step, **scores})
-            if sign * scores[params["select"]] > best[0]:
+            acc, ent = round(scores["val_accuracy"], 4), round(scores["val_entropy"], 6)
+            history.append({"step": step, "val_accuracy": acc, "val_entropy": ent})
+            if sign * scores[params["select"]] > best[0]:  # unrounded: ties as before
                 best = (sign * scores[params["select"]], copy.deepcopy(router.state_dict()), step)
+                chosen = scores
     router.load_state_dict(best[1])
     router.cpu()
-    chosen = history[[h["step"] for h in history].index(best[2])]
     info = {"best_step": best[2], "steps": steps, "select": params["select"]}
     return router.eval(), {**info, "best_val_accuracy": chosen["val_accuracy"], "history": history}
