@@ -145,6 +145,14 @@ def router_schedule(train: dict[str, TaskFeatures], params: dict) -> tuple[int, 
     return params["epochs"] * per_epoch, params["eval_every"] * per_epoch
 
 
+def _to_device(train, val, heads, offsets, device):
+    """The router's inputs on ``device``: the paper's 1,000 epochs are millions of small steps,
+    so on a GPU nothing should cross the bus per step."""
+    train, val = ({t: d.to(device) for t, d in split.items()} for split in (train, val))
+    heads = {t: Head(h.weight.to(device), h.scale) for t, h in heads.items()}
+    return train, val, heads, offsets.to(device)
+
+
 def train_router(
     train: dict[str, TaskFeatures],
     val: dict[str, TaskFeatures],
@@ -164,10 +172,7 @@ def train_router(
     label-free).
     """
     seed_everything(params["seed"])
-    # The paper's 1,000 epochs are millions of small steps: on a GPU, keep everything there.
-    train, val = ({t: d.to(device) for t, d in split.items()} for split in (train, val))
-    heads = {t: Head(h.weight.to(device), h.scale) for t, h in heads.items()}
-    offsets = offsets.to(device)
+    train, val, heads, offsets = _to_device(train, val, heads, offsets, device)
     n_experts, dim = next(iter(train.values())).features.shape[1:]
     router = Portland(n_experts, dim, params["normalize"], params["temperature"]).to(device)
     optimizer = torch.optim.Adam(router.parameters(), lr=params["lr"])
