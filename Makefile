@@ -7,7 +7,7 @@ BIN     := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup run test lint report benchmark push pull clean
+.PHONY: setup run test lint report benchmark push pull clean slurm-deps
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,14 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	command -v rsync >/dev/null || (apt-get update -qq && apt-get install -y -qq rsync)
 	touch $@
+
+# Packages of tests/test_slurm.py, a single-node Slurm cluster with accounting (Debian/Ubuntu,
+# root): the daemons and the executor plugin; .ci/run calls it before `make test`.
+SLURM_PACKAGES := slurm-wlm slurmdbd mariadb-server munge
+slurm-deps: setup
+	command -v slurmdbd mariadbd munged >/dev/null 2>&1 || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SLURM_PACKAGES))
+	$(BIN)/pip install --quiet 'snakemake-executor-plugin-slurm>=2.8,<3'
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)

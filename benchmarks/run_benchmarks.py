@@ -57,6 +57,8 @@ def throughput(steps: int = 60, batch_size: int = 64, repeats: int = 3) -> dict:
         "steps": steps,
         "warmup_steps": 5,
         "seed": 0,
+        "grad_clip": 0,  # the tiny default's recipe (the schema's defaults)
+        "augment": "none",
     }
     timings = {"bare": [], "neulig": []}
     for _ in range(repeats):  # interleaved, best of n: robust to a busy machine

@@ -148,7 +148,9 @@ def test_router_learns_to_pick_the_right_expert():
         "beta": 1.0,
         "batch_size": 64,
         "steps": 100,
+        "epochs": None,
         "eval_every": 50,
+        "select": "val_accuracy",
     }
     router, info = train_router(train, train, heads, torch.zeros(2), params)
     assert info["best_val_accuracy"] > 95

@@ -29,6 +29,11 @@ def test_paper_config_is_valid_and_references_known_methods():
     check_config(config, SCHEMA)
     assert list(config["tasks"]) == PAPER_TASKS  # the paper's order
     assert all(label(m) != m for m in config["report"]["reference"])
+    # the original code's recipe (methods.md section 2): experts and router length
+    assert config["finetune"]["grad_clip"] == 1.0
+    assert config["finetune"]["augment"] == "random_resized_crop"
+    neulig = config["neulig"]
+    assert (neulig["epochs"], neulig["eval_every"], neulig["eval_shuffle"]) == (1000, 10, True)
 
 
 def test_paper_profile_plans_every_stage_for_five_tasks(tmp_path):
@@ -63,13 +68,21 @@ def smoke_config(datasets: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_paper_profile_smoke_run(tmp_path):
+@pytest.mark.parametrize("model", [None, "RN50-quickgelu"], ids=["ViT-B-32", "RN50"])
+def test_paper_profile_smoke_run(tmp_path, model):
+    """The profile's ViT-B-32, and its RN50 option (BatchNorm buffers in every merge, L_a over
+    the whole state dict as the original code)."""
     datasets = tmp_path / "datasets"
     write_gtsrb(datasets / "gtsrb")  # formats whose loaders skip MD5 when the files exist
     write_mnist(datasets / "mnist")
     config = smoke_config(datasets)
+    if model is None:
+        assert config["model"]["name"].startswith("ViT-B-32")
+    else:
+        config["model"]["name"] = model
+        config["neulig"]["offsets"] = "state"
     check_config(config, SCHEMA)
-    assert config["model"]["name"].startswith("ViT-B-32") and config["device"] == "cpu"
+    assert config["device"] == "cpu"
     work = workdir_with(tmp_path / "work", config)
 
     snakemake("--cores", "2", cwd=work)

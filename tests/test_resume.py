@@ -28,6 +28,8 @@ PARAMS = {
     "seed": 0,
     "device": "cpu",
     "checkpoint_every": 5,
+    "grad_clip": 1.0,  # the paper's recipe: the crops are drawn per step, so a resumed run
+    "augment": "random_resized_crop",  # must draw the same ones
 }
 
 

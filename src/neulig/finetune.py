@@ -10,7 +10,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from neulig.models import Head, Preprocess
-from neulig.training import TrainState, autocast, batch_indices, seed_everything, warmup_cosine
+from neulig.training import (
+    TrainState,
+    autocast,
+    batch_indices,
+    seed_everything,
+    step_generator,
+    warmup_cosine,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +37,9 @@ def finetune_expert(
         visual: the pretrained vision tower (trained in place).
         head: the task's frozen zero-shot head.
         images: uint8 ``[N, H, W, 3]`` train images; labels: ``[N]``.
-        params: ``lr``, ``weight_decay``, ``batch_size``, ``steps``, ``warmup_steps``, ``seed``.
+        params: ``lr``, ``weight_decay``, ``batch_size``, ``steps``, ``warmup_steps``, ``seed``,
+            ``grad_clip`` (max gradient norm, 0 = off) and ``augment`` (``none`` or
+            ``random_resized_crop``: open_clip's train preprocessing, as the paper's experts).
         state: where to checkpoint the training state for in-job resume (optional).
     """
     seed_everything(params["seed"])
@@ -48,12 +57,19 @@ def finetune_expert(
     )
     bar = tqdm(batches, total=params["steps"], initial=start, desc="finetune", mininterval=2)
     for step, idx in enumerate(bar, start=start + 1):
+        batch = images[idx].to(device)
+        if params["augment"] == "random_resized_crop":
+            inputs = prep.random_resized_crop(batch, step_generator(params["seed"], step))
+        else:
+            inputs = prep(batch)
         with autocast(device, params):
-            features = visual(prep(images[idx].to(device)))
+            features = visual(inputs)
         logits = head.scale * F.normalize(features.float(), dim=-1) @ weight.T
         loss = F.cross_entropy(logits, labels[idx].to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if params["grad_clip"]:
+            torch.nn.utils.clip_grad_norm_(visual.parameters(), params["grad_clip"])
         optimizer.step()
         scheduler.step()
         state.save(step, visual, optimizer, scheduler)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 from dataclasses import dataclass
 from importlib.resources import files
@@ -118,12 +119,60 @@ class Preprocess:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         x = images.permute(0, 3, 1, 2).float().div_(255.0)
         if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
-            x = F.interpolate(
-                x, size=(self.image_size, self.image_size), mode="bicubic", antialias=True
-            ).clamp_(0, 1)
+            x = self._resize(x)
+        return self._normalize(x)
+
+    def random_resized_crop(self, images: torch.Tensor, generator: torch.Generator):
+        """open_clip's train preprocessing: each image's :func:`crop_boxes` box, resized to the
+        tower's input side, then normalised (evaluation keeps :meth:`__call__`)."""
+        x = images.permute(0, 3, 1, 2).float().div_(255.0)
+        boxes = crop_boxes(len(x), x.shape[-2], x.shape[-1], generator).tolist()
+        crops = [self._resize(img[None, :, i : i + h, j : j + w]) for img, (i, j, h, w) in
+                 zip(x, boxes, strict=True)]  # fmt: skip
+        return self._normalize(torch.cat(crops))
+
+    def _resize(self, x: torch.Tensor) -> torch.Tensor:
+        size = (self.image_size, self.image_size)
+        return F.interpolate(x, size=size, mode="bicubic", antialias=True).clamp_(0, 1)
+
+    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
         mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
         return (x - mean) / std
+
+
+# open_clip's train transform (AugmentationCfg defaults, used by the paper's finetune_clean.py):
+# RandomResizedCrop with scale (0.9, 1.0) and torchvision's default aspect ratios.
+CROP_SCALE = (0.9, 1.0)
+CROP_RATIO = (3 / 4, 4 / 3)
+CROP_TRIES = 10
+
+
+def crop_boxes(n: int, height: int, width: int, generator: torch.Generator) -> torch.Tensor:
+    """``[n, 4]`` boxes ``(top, left, h, w)`` drawn as torchvision's
+    ``RandomResizedCrop.get_params``: up to 10 tries of a random area fraction and log-uniform
+    aspect ratio; a sample whose tries all fall outside the image gets the centre crop of the
+    closest allowed ratio (the whole image for a square one)."""
+    area = torch.empty(n, CROP_TRIES).uniform_(*CROP_SCALE, generator=generator) * height * width
+    log_ratio = torch.empty(n, CROP_TRIES).uniform_(
+        math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1]), generator=generator
+    )
+    w = (area * log_ratio.exp()).sqrt().round().long()
+    h = (area / log_ratio.exp()).sqrt().round().long()
+    ok = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    first = ok.long().argmax(dim=1, keepdim=True)  # first valid try (0 when none is valid)
+    w, h = w.gather(1, first).squeeze(1), h.gather(1, first).squeeze(1)
+    ratio = min(max(width / height, CROP_RATIO[0]), CROP_RATIO[1])
+    if width / height < ratio:
+        fw, fh = width, round(width / ratio)
+    else:
+        fw, fh = round(height * ratio), height
+    found = ok.any(dim=1)
+    w, h = torch.where(found, w, fw), torch.where(found, h, fh)
+    u = torch.rand(n, 2, generator=generator)
+    top = torch.where(found, (u[:, 0] * (height - h + 1)).long(), (height - h) // 2)
+    left = torch.where(found, (u[:, 1] * (width - w + 1)).long(), (width - w) // 2)
+    return torch.stack([top, left, h, w], dim=1)
 
 
 @dataclass

@@ -78,6 +78,7 @@ def neulig_pair(
     from neulig.ligand.router import (
         TaskFeatures,
         ensemble_accuracy,
+        offset_keys,
         parameter_offsets,
         train_router,
     )
@@ -94,9 +95,8 @@ def neulig_pair(
                 [encode_images(m, images, device=device) for m in (reference, other)], dim=1
             )
             features[split][task.name] = TaskFeatures(z, labels)
-    router, _ = train_router(
-        features["train"], features["val"], heads, parameter_offsets(states), params
-    )
+    offsets = parameter_offsets(states, offset_keys(reference, params["offsets"]))
+    router, _ = train_router(features["train"], features["val"], heads, offsets, params, device)
     stack = ExpertStack(copy.deepcopy(reference), states, device)
     merge = {}
     for task in tasks:

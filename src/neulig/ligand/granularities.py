@@ -3,6 +3,8 @@
 - ``per_sample``: input i runs through theta(beta(x_i)), its own merged network;
 - ``batch_first`` / ``batch_mean``: one merged network per batch of ``batch_size`` test inputs,
   from the batch's first input's beta (the original code's rule) or the batch's mean beta;
+  batches follow the stored order or, as the original's shuffled test loaders, a seeded
+  permutation (a class-sorted split would otherwise give single-class batches);
 - ``per_task``: one static network per task, from the mean beta of the task's *val* inputs;
 - ``global``: one static network for every task, from the mean beta over all val inputs.
 Static coefficients come from val, never test, so they are a fair deployed model.
@@ -41,21 +43,24 @@ def merged_features(
     task_beta: torch.Tensor,
     global_beta: torch.Tensor,
     batch_size: int,
+    order: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Features of ``images`` (one task's test inputs, with router coefficients ``betas``)
-    under ``granularity``, computed by an :class:`~neulig.dynamic_merge.ExpertStack`."""
+    under ``granularity``, computed by an :class:`~neulig.dynamic_merge.ExpertStack`, in the
+    inputs' order. ``order``: the permutation the per-batch granularities batch (stored order
+    when None)."""
     if granularity == "per_sample":
         return stack.forward_per_sample(betas, images)
     if granularity in ("batch_first", "batch_mean"):
         rule = granularity.removeprefix("batch_")
-        return torch.cat(
+        order = torch.arange(len(images)) if order is None else order
+        features = torch.cat(
             [
-                stack.forward_static(
-                    batch_beta(betas[i : i + batch_size], rule), images[i : i + batch_size]
-                )
-                for i in range(0, len(images), batch_size)
+                stack.forward_static(batch_beta(betas[idx], rule), images[idx])
+                for idx in order.split(batch_size)
             ]
         )
+        return features[order.argsort()]
     if granularity == "per_task":
         return stack.forward_static(task_beta, images)
     if granularity == "global":

@@ -10,7 +10,13 @@ import torch
 
 from neulig.evaluate import accuracy
 from neulig.ligand.granularities import merged_features, static_betas
-from neulig.ligand.router import TaskFeatures, ensemble_accuracy, parameter_offsets, train_router
+from neulig.ligand.router import (
+    TaskFeatures,
+    ensemble_accuracy,
+    offset_keys,
+    parameter_offsets,
+    train_router,
+)
 from neulig.records import GRANULARITIES, NEULIG_ENSEMBLE, Record, neulig_method
 
 log = logging.getLogger(__name__)
@@ -32,12 +38,23 @@ def stack_features(cached: list[dict], task: str, split: str) -> TaskFeatures:
     return TaskFeatures(z, cached[0][f"{task}/{split}/labels"])
 
 
+def eval_order(n: int, params: dict) -> torch.Tensor | None:
+    """The per-batch granularities' batching order: a seeded permutation with
+    ``eval_shuffle`` (the original's shuffled test loaders), else the stored order."""
+    if not params["eval_shuffle"]:
+        return None
+    return torch.randperm(n, generator=torch.Generator().manual_seed(params["seed"]))
+
+
 def _merge_records(stack, task, head, coefficients, params: dict, common: dict) -> list[Record]:
     """One task's test accuracy under every merge granularity."""
     images, labels = task.splits["test"].tensors()
+    order = eval_order(len(labels), params)
     records = []
     for granularity in GRANULARITIES:
-        z = merged_features(stack, granularity, images, *coefficients, params["eval_batch_size"])
+        z = merged_features(
+            stack, granularity, images, *coefficients, params["eval_batch_size"], order
+        )
         acc = accuracy(head(z), labels)
         records.append(Record(method=neulig_method(granularity), level="merge", task=task.name,
                               accuracy=acc, n=len(labels), **common))  # fmt: skip
@@ -62,14 +79,15 @@ def run_neulig(
 
     names = list(tasks)
     split = {s: {t: stack_features(cached, t, s) for t in names} for s in ("train", "val", "test")}
-    offsets = parameter_offsets(states)
-    router, info = train_router(split["train"], split["val"], heads, offsets, params)
+    tower = create_vision_tower(architecture)
+    offsets = parameter_offsets(states, offset_keys(tower, params["offsets"]))
+    router, info = train_router(split["train"], split["val"], heads, offsets, params, device)
     with torch.no_grad():
         test_betas = {t: router(d.features) for t, d in split["test"].items()}
         per_task, global_beta = static_betas(
             {t: router(d.features) for t, d in split["val"].items()}
         )
-    stack = ExpertStack(create_vision_tower(architecture), states, device)
+    stack = ExpertStack(tower, states, device)
     common = {"model": f"neulig_{combo}", "kind": "neulig", "combo": combo, "n_models": len(names),
               "variant": params["loss"]}  # fmt: skip
     records = [
