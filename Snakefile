@@ -13,31 +13,41 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-# Validates against workflow/schemas/config.schema.yaml and fills in its defaults; a bad key
-# fails here, before any job, in one line that names it.
-check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
-
-
 report: "workflow/report/workflow.rst"
 
 
-include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/pretrained.smk"
-include: "workflow/rules/finetune.smk"
-include: "workflow/rules/merge.smk"
-include: "workflow/rules/ensemble.smk"
-include: "workflow/rules/neulig.smk"
-include: "workflow/rules/align.smk"
-include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/report.smk"
+if "suite" in config:
 
+    # A suite (config/full.yaml): every member runs this workflow as a Snakemake module, and
+    # the suite's own rules compare them.
+    include: "workflow/rules/suite.smk"
 
-onsuccess:
-    record_in_dvc()
+    rule suite:
+        default_target: True
+        input:
+            rules.suite_report.output,
 
+else:
 
-rule all:
-    default_target: True
-    input:
-        rules.report_tables.output,
+    # Validates against workflow/schemas/config.schema.yaml and fills in its defaults; a bad
+    # key fails here, before any job, in one line that names it.
+    check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
+
+    include: "workflow/rules/common.smk"
+    include: "workflow/rules/data.smk"
+    include: "workflow/rules/pretrained.smk"
+    include: "workflow/rules/finetune.smk"
+    include: "workflow/rules/merge.smk"
+    include: "workflow/rules/ensemble.smk"
+    include: "workflow/rules/neulig.smk"
+    include: "workflow/rules/align.smk"
+    include: "workflow/rules/evaluate.smk"
+    include: "workflow/rules/report.smk"
+
+    onsuccess:
+        record_in_dvc()
+
+    rule all:
+        default_target: True
+        input:
+            rules.report_tables.output,

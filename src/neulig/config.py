@@ -61,10 +61,11 @@ def _with_defaults(validator_class):
 def _schema(path: str) -> dict:
     with open(path) as fh:
         schema = yaml.safe_load(fh)
-    merge = schema["properties"]["merge"]
-    names = merge_method_names()
-    merge["properties"]["methods"]["items"]["enum"] = names
-    merge["propertyNames"]["enum"] = ["methods", *names]
+    merge = schema["properties"].get("merge")
+    if merge:  # the experiment schema (a suite's has no merge block)
+        names = merge_method_names()
+        merge["properties"]["methods"]["items"]["enum"] = names
+        merge["propertyNames"]["enum"] = ["methods", *names]
     return schema
 
 

@@ -24,6 +24,7 @@ from neulig.cli.collaboration import (
     pair,
     report,
     route,
+    suite_report,
 )
 from neulig.cli.training import download, finetune, pretrain, pretrain_vision
 from neulig.errors import ArtifactError, ConfigError
@@ -68,6 +69,10 @@ STEPS = {
         ],
     ),
     "align-expert": (align_expert, ["reference", "other", "data+", "out"]),
+    "suite-report": (
+        suite_report,
+        ["members+", "reports+", "levels+", "title", "out-table1", "out"],
+    ),
     "report": (report, ["records+", "compared-records*", "betas*", "merge-info*", "out-dir"]),
 }
 

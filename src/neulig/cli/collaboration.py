@@ -200,3 +200,11 @@ def report(args) -> None:
         args.params,
         compared_paths=args.compared_records,
     )
+
+
+def suite_report(args) -> None:
+    """The suite's comparison of its members: Table 1 and links to every member's report."""
+    from neulig.reporting.suite import write_suite_report
+
+    write_suite_report(args.members, args.reports, args.levels, args.gaps, args.params,
+                       args.title, args.out_table1, args.out)  # fmt: skip

@@ -1,0 +1,72 @@
+# A suite: each member is this workflow as a Snakemake module with its own config (the suite's
+# base config plus the member's overrides) and its own experiment name; its rules are prefixed
+# with the member's name (vit_report_tables, cnn_train_router, ...). Members that ask for the
+# same dataset share its folder: the first member's download rule builds it.
+import json
+import shlex
+
+from neulig.suite import check_suite, member_configs
+
+check_suite(config, workflow.basedir)
+MEMBERS = member_configs(config["suite"], workflow.basedir)
+SUITE = config["experiment"]
+
+
+def member_report(member, name):
+    return f"reports/{MEMBERS[member]['experiment']}/{name}"
+
+
+for member, member_config in MEMBERS.items():
+    # A variable module name: `use rule` resolves it (and the prefix) from this loop variable.
+    prefix = f"{member}_"
+
+    module:
+        name: prefix
+        snakefile:
+            "../../Snakefile"
+        config:
+            member_config
+
+    use rule * from prefix exclude all as prefix*
+
+
+workflow.ruleorder(*[f"{m}_download_dataset" for m in MEMBERS])
+
+
+rule suite_report:
+    input:
+        reports=[member_report(m, "accuracy.md") for m in MEMBERS],
+        levels=[member_report(m, "levels.csv") for m in MEMBERS],
+        gaps=[member_report(m, "neulig_gap.csv") for m in MEMBERS],
+    output:
+        table1=report(
+            f"reports/{SUITE}/table1.csv",
+            caption="../report/table1.rst",
+            category="Table 1",
+        ),
+        md=f"reports/{SUITE}/summary.md",
+    log:
+        f"logs/{SUITE}/suite_report.log",
+    benchmark:
+        f"benchmarks/rules/{SUITE}/suite_report.tsv"
+    params:
+        members=lambda w: " ".join(MEMBERS),
+        table1=shlex.quote(json.dumps(config["suite"]["table1"])),
+        title=shlex.quote(config["report"]["title"]),
+    shell:
+        "neulig suite-report --members {params.members} --reports {input.reports}"
+        " --levels {input.levels} --gaps {input.gaps} --params {params.table1} --title {params.title}"
+        " --out-table1 {output.table1} --out {output.md} > {log} 2>&1"
+
+
+onsuccess:
+    # Record every member's outputs and the suite's report in DVC (as a single experiment does).
+    tracked = [c for c in MEMBERS.values() if c["dvc"]["track"]]
+    if tracked and os.path.isdir(".dvc"):
+        paths = ["data", f"reports/{SUITE}"]
+        paths += [
+            f"{d}/{c['experiment']}"
+            for c in tracked
+            for d in ("results", "reports")
+        ]
+        shell("dvc add --quiet " + " ".join(p for p in paths if os.path.isdir(p)))
