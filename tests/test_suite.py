@@ -50,3 +50,31 @@ def test_table1_reads_merge_accuracy_and_gap_per_member():
                          "neulig_merge_per_sample": [79, 90, 70], "gap": [-1, 0, 0]})  # fmt: skip
     counts = model_counts({"vit": gaps})
     assert counts.loc[2, ("vit", "gap")] == -0.5 and counts.loc[3, ("vit", "merge")] == 70
+
+
+def test_seeds_replicate_every_member_under_its_own_experiment():
+    from neulig.suite import expand_seeds, replicates
+
+    suite = {"members": {"vit": {"experiment": "v", "pairs": {}}}, "seeds": [0, 7]}
+    runs = expand_seeds(suite)
+    assert runs["vit"] == {"experiment": "v", "seed": 0, "pairs": {}}
+    assert runs["vits7"] == {"experiment": "v-s7", "seed": 7, "pairs": {}}
+    assert replicates(suite) == {"vit": ["vit", "vits7"]}
+    assert replicates({"members": {"vit": {}}}) == {}
+
+
+def test_over_seeds_mean_sd_and_t_interval():
+    from neulig.reporting.sections.seeds import interval, per_seed, summary
+
+    got = interval(pd.Series([1.0, 2.0, 3.0]))
+    assert got["mean"] == 2.0 and got["sd"] == 1.0 and got["seeds"] == 3
+    assert abs(got["ci95"] - 4.302653 / 3**0.5) < 1e-5  # t_{0.975, 2} * sd / sqrt(n)
+    columns = pd.MultiIndex.from_product([["Average"], ["Mer.", "Ens.", "Gap"]])
+    levels = {
+        f"s{i}": pd.DataFrame([[60.0 + i, 61.0, i - 1.0]], index=["TA"], columns=columns)
+        for i in range(3)
+    }
+    gaps = {f"s{i}": pd.DataFrame({"n_models": [5], "gap": [0.1 * i]}) for i in range(3)}
+    table = summary(per_seed(levels, gaps))
+    assert table.loc["TA: Mer.", "mean"] == 61.0 and table.loc["TA: Gap", "sd"] == 1.0
+    assert table.loc["NeuLig gap, 5 models", "mean"] == 0.1

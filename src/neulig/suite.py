@@ -37,7 +37,7 @@ def member_configs(suite: dict, basedir: str | os.PathLike) -> dict[str, dict]:
 
         base = yaml.safe_load(fh)
     members = {}
-    for name, overrides in suite["members"].items():
+    for name, overrides in expand_seeds(suite).items():
         config = deep_merge(base, overrides or {})
         try:
             check_config(config, schema)
@@ -52,9 +52,41 @@ def member_configs(suite: dict, basedir: str | os.PathLike) -> dict[str, dict]:
     return members
 
 
+def expand_seeds(suite: dict) -> dict[str, dict]:
+    """Members' overrides, each member repeated per ``suite.seeds``: ``<name>`` keeps its
+    experiment for the first seed, ``<name>s<seed>`` runs experiment ``<experiment>-s<seed>``."""
+    seeds = suite.get("seeds") or []
+    if not seeds:
+        return dict(suite["members"])
+    out = {}
+    for name, overrides in suite["members"].items():
+        overrides = overrides or {}
+        experiment = overrides.get("experiment", name)
+        for i, seed in enumerate(seeds):
+            suffix = "" if i == 0 else f"s{seed}"
+            run = {"experiment": experiment + (f"-s{seed}" if suffix else ""), "seed": seed}
+            out[name + suffix] = {**overrides, **run}
+    return out
+
+
+def replicates(suite: dict) -> dict[str, list[str]]:
+    """Member -> the names of its runs over ``suite.seeds`` (empty without seeds)."""
+    seeds = suite.get("seeds") or []
+    if len(seeds) < 2:
+        return {}
+    return {m: [m] + [f"{m}s{s}" for s in seeds[1:]] for m in suite["members"]}
+
+
 def check_suite(config: dict, basedir: str | os.PathLike) -> None:
     """Validate a suite config against ``workflow/schemas/suite.schema.yaml`` (defaults filled)."""
     check_config(config, f"{basedir}/workflow/schemas/suite.schema.yaml")
 
 
-__all__ = ["check_suite", "deep_merge", "load_config", "member_configs"]
+__all__ = [
+    "check_suite",
+    "deep_merge",
+    "expand_seeds",
+    "load_config",
+    "member_configs",
+    "replicates",
+]

@@ -5,7 +5,7 @@
 import json
 import shlex
 
-from neulig.suite import check_suite, member_configs
+from neulig.suite import check_suite, member_configs, replicates
 
 check_suite(config, workflow.basedir)
 MEMBERS = member_configs(config["suite"], workflow.basedir)
@@ -44,6 +44,11 @@ rule suite_report:
             caption="../report/table1.rst",
             category="Table 1",
         ),
+        seeds=report(
+            f"reports/{SUITE}/seeds.csv",
+            caption="../report/seeds.rst",
+            category="Seeds",
+        ),
         md=f"reports/{SUITE}/summary.md",
     log:
         f"logs/{SUITE}/suite_report.log",
@@ -51,12 +56,19 @@ rule suite_report:
         f"benchmarks/rules/{SUITE}/suite_report.tsv"
     params:
         members=lambda w: " ".join(MEMBERS),
-        table1=shlex.quote(json.dumps(config["suite"]["table1"])),
+        args=shlex.quote(
+            json.dumps(
+                {
+                    "table1": config["suite"]["table1"],
+                    "replicates": replicates(config["suite"]),
+                }
+            )
+        ),
         title=shlex.quote(config["report"]["title"]),
     shell:
         "neulig suite-report --members {params.members} --reports {input.reports}"
-        " --levels {input.levels} --gaps {input.gaps} --params {params.table1} --title {params.title}"
-        " --out-table1 {output.table1} --out {output.md} > {log} 2>&1"
+        " --levels {input.levels} --gaps {input.gaps} --params {params.args} --title {params.title}"
+        " --out-table1 {output.table1} --out-seeds {output.seeds} --out {output.md} > {log} 2>&1"
 
 
 onsuccess:

@@ -71,7 +71,7 @@ STEPS = {
     "align-expert": (align_expert, ["reference", "other", "data+", "out"]),
     "suite-report": (
         suite_report,
-        ["members+", "reports+", "levels+", "gaps+", "title", "out-table1", "out"],
+        ["members+", "reports+", "levels+", "gaps+", "title", "out-table1", "out-seeds", "out"],
     ),
     "report": (report, ["records+", "compared-records*", "betas*", "merge-info*", "out-dir"]),
 }

@@ -207,4 +207,4 @@ def suite_report(args) -> None:
     from neulig.reporting.suite import write_suite_report
 
     write_suite_report(args.members, args.reports, args.levels, args.gaps, args.params,
-                       args.title, args.out_table1, args.out)  # fmt: skip
+                       args.title, args.out_table1, args.out_seeds, args.out)  # fmt: skip

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from neulig.reporting.sections import seeds
 from neulig.reporting.sections.table1 import (
     model_counts,
     model_counts_markdown,
@@ -22,20 +23,36 @@ def write_suite_report(
     reports: list[str],
     levels: list[str],
     gaps: list[str],
-    columns: dict[str, str],
+    params: dict,
     title: str,
     out_table1: str | os.PathLike,
+    out_seeds: str | os.PathLike,
     out: str | os.PathLike,
 ) -> None:
     """``reports``/``levels``/``gaps``: each member's accuracy.md, levels.csv and
-    neulig_gap.csv, in ``members`` order;
-    ``columns``: Table 1's column title -> member."""
-    by_member = dict(zip(members, levels, strict=True))
-    table = table1({title_: read_levels(by_member[m]) for title_, m in columns.items()})
+    neulig_gap.csv, in ``members`` order; ``params``: ``table1`` (column title -> member) and
+    ``replicates`` (member -> its runs over seeds)."""
+    levels_of = {m: read_levels(p) for m, p in zip(members, levels, strict=True)}
+    gaps_of = {m: pd.read_csv(p) for m, p in zip(members, gaps, strict=True)}
+    table = table1({column: levels_of[m] for column, m in params["table1"].items()})
     write_csv(Path(out_table1), table)
-    counts = model_counts({m: pd.read_csv(p) for m, p in zip(members, gaps, strict=True)})
-    text = f"# {title}\n\n" + table1_markdown(table) + model_counts_markdown(counts)
+    text = f"# {title}\n\n" + table1_markdown(table)
+    text += model_counts_markdown(model_counts(gaps_of)) + _seeds(
+        params, levels_of, gaps_of, out_seeds
+    )
     text += "\n## Every member's report\n\n"
-    for member, path in zip(members, reports, strict=True):
-        text += f"- {member}: `{path}`\n"
+    text += "".join(f"- {m}: `{p}`\n" for m, p in zip(members, reports, strict=True))
     write_text(Path(out), text)
+
+
+def _seeds(params: dict, levels_of: dict, gaps_of: dict, out: str | os.PathLike) -> str:
+    """The over-seeds section of every replicated member; per-seed values to ``out``."""
+    text, frames = "", []
+    for member, runs in params.get("replicates", {}).items():
+        long = seeds.per_seed({r: levels_of[r] for r in runs}, {r: gaps_of[r] for r in runs})
+        frames.append(long.assign(member=member))
+        text += seeds.seeds_markdown(member, seeds.summary(long))
+    columns = ["member", "run", "quantity", "value"]
+    long = pd.concat(frames)[columns] if frames else pd.DataFrame(columns=columns)
+    write_csv(Path(out), long, index=False)
+    return text

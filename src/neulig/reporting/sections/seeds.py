@@ -1,0 +1,49 @@
+"""Numbers over seeds: each suite member run once per seed, summarised as mean, standard
+deviation and a 95% confidence interval (Student's t over seeds) for the merging-vs-ensembling
+table's averages and NeuLig's gap per model count. Per-seed values go to the CSV beside it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from scipy import stats
+
+
+def interval(values: pd.Series) -> dict[str, float]:
+    """Mean, sample sd and the half-width of the 95% t-interval of the mean (NaN for n = 1)."""
+    values = values.dropna()
+    n = len(values)
+    sd = float(values.std(ddof=1)) if n > 1 else math.nan
+    half = float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)) if n > 1 else math.nan
+    return {"mean": float(values.mean()), "sd": sd, "ci95": half, "seeds": n}
+
+
+def per_seed(levels: dict[str, pd.DataFrame], gaps: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Long table: one row per (seed run, quantity): every method's average Mer. and Gap, and
+    NeuLig's gap per model count."""
+    rows = []
+    for run, table in levels.items():
+        for method, row in table["Average"].iterrows():
+            rows.append({"run": run, "quantity": f"{method}: Mer.", "value": row["Mer."]})
+            rows.append({"run": run, "quantity": f"{method}: Gap", "value": row["Gap"]})
+    for run, table in gaps.items():
+        for n, gap in table.groupby("n_models")["gap"].mean().items():
+            rows.append({"run": run, "quantity": f"NeuLig gap, {n} models", "value": gap})
+    return pd.DataFrame(rows, columns=["run", "quantity", "value"])
+
+
+def summary(long: pd.DataFrame) -> pd.DataFrame:
+    """One row per quantity: mean, sd, 95% CI half-width and the number of seeds."""
+    order = list(dict.fromkeys(long["quantity"]))
+    table = pd.DataFrame({q: interval(g["value"]) for q, g in long.groupby("quantity")}).T
+    return table.reindex(order).round(3)
+
+
+def seeds_markdown(name: str, table: pd.DataFrame) -> str:
+    text = f"\n## Over seeds: {name}\n\n"
+    text += "Mean, sample standard deviation and 95% confidence interval half-width (Student's "
+    text += "t) over the seeds of each quantity; Gap = Mer. - Ens.\n\n"
+    flat = table.astype(object).where(table.notna(), None)
+    return text + flat.to_markdown(floatfmt=".2f", missingval="-") + "\n"
