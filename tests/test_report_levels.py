@@ -70,3 +70,21 @@ def test_pairs_table_averages_each_pair_at_both_levels_and_adds_neulig(tmp_path)
     assert table.loc["NeuLig", "gap"] == -1.0 and table.loc["NeuLig", "pair"] == "a+b"
     assert "Figure 3" in write_section(_frame(rows), tmp_path)
     assert (tmp_path / "pairs.png").stat().st_size > 1000
+
+
+def test_orderings_state_which_paper_orderings_hold_with_the_numbers():
+    from neulig.reporting.sections.orderings import orderings_markdown
+
+    columns = pd.MultiIndex.from_product([["Average"], ["Mer.", "Ens.", "Gap"]])
+    table = pd.DataFrame(
+        [[50.0, 51.0, -1.0], [55.0, 60.0, -5.0], [58.0, None, None], [80.0, 80.5, -0.5]],
+        index=["Weight averaging", "Task arithmetic", "WeMoE", "NeuLig (semi)"],
+        columns=columns,
+    )
+    text = orderings_markdown(table)
+    assert "- Task arithmetic > Weight averaging: holds (55.00 vs 50.00)" in text
+    assert "- WeMoE > Task arithmetic: holds (58.00 vs 55.00)" in text
+    assert "TIES" not in text  # not in the run: not judged
+    assert "|gap| 0.50 below every baseline's (smallest 1.00, Weight averaging): holds" in text
+    table.loc["NeuLig (semi)", ("Average", "Mer.")] = 57.0
+    assert "(best 58.00, WeMoE): does not hold" in orderings_markdown(table)

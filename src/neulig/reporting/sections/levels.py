@@ -15,6 +15,7 @@ import pandas as pd
 
 from neulig.records import NEULIG_ENSEMBLE, neulig_method
 from neulig.reporting.labels import label, order
+from neulig.reporting.sections.orderings import orderings_markdown
 
 LEVELS = ("Mer.", "Ens.", "Gap")
 PAPER_NOTE = (
@@ -75,4 +76,6 @@ def write_section(records: pd.DataFrame, out: Path) -> str:
 
     table = levels_table(records)
     write_csv(out / "levels.csv", table)  # declared output: written even when empty
-    return levels_markdown(table) if not table.empty else ""
+    if table.empty:
+        return ""
+    return levels_markdown(table) + orderings_markdown(table)
