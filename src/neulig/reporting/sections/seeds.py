@@ -8,11 +8,12 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-from scipy import stats
 
 
 def interval(values: pd.Series) -> dict[str, float]:
     """Mean, sample sd and the half-width of the 95% t-interval of the mean (NaN for n = 1)."""
+    from scipy import stats  # about a second to import: only suites with seeds need it
+
     values = values.dropna()
     n = len(values)
     sd = float(values.std(ddof=1)) if n > 1 else math.nan
