@@ -125,12 +125,14 @@ def test_tiny_workflow_runs_end_to_end(tiny_run):  # the one full run `make test
         levels.loc["TIES merging", ("Average", "Ens.")]
         != levels.loc["TIES merging", ("Average", "Ens.")]
     )
+    pairs = pd.read_csv(reports / "pairs.csv")  # Figure 3: TIES and NeuLig on the 3 pairs
+    assert sorted(pairs["method"].unique()) == ["NeuLig", "TIES merging"] and len(pairs) == 6
     aligned = pd.read_csv(reports / "alignment.csv")
     assert set(aligned["experiment"]) == {"different_init", "shared_init"}
     assert {"MuDSC", "no alignment", "MuDSC + NeuLig merge"} <= set(aligned["method"])
     gaps = pd.read_csv(reports / "neulig_gap.csv")
     assert sorted(gaps["n_models"].unique()) == [2, 3] and len(gaps) == 4
-    for figure in ("accuracy_by_task.png", "merge_vs_ensemble.png", "neulig_beta.png"):
+    for figure in ("accuracy_by_task.png", "merge_vs_ensemble.png", "neulig_beta.png", "pairs.png"):
         assert (reports / figure).stat().st_size > 1000
     assert list((tiny_run / "benchmarks" / "rules" / "ci").rglob("*.tsv"))
     assert list((tiny_run / "logs" / "ci").rglob("*.log"))
