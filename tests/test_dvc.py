@@ -58,10 +58,13 @@ def test_one_learning_rate_reruns_exactly_its_descendants(tiny_run, tmp_path):
         "finetune_expert": 1,  # shapes only
         "finetune_expert_seed": 1,  # shapes from the other initialisation (alignment)
         "align_experts": 4,  # both settings align a shapes expert
-        "evaluate_model": 1 + 3,  # its features + the three merged models
-        "merge_experts": 3,
+        "evaluate_model": 1 + 5,  # its features + the merged models (WeMoE is per input)
+        "merge_experts": 6,
         "ensemble_experts": 2,
+        "merge_counterpart": 4,  # averaging, TA, AdaMerging and WeMoE at prediction level
+        "merge_pair": 2,  # Figure 3's TIES on the two pairs with shapes
         "train_router": 3,  # the combinations that contain shapes
+        "train_router_loss": 1,  # the semi router over all tasks
         "report_tables": 1,
         "all": 1,
     }
@@ -72,6 +75,7 @@ def test_one_learning_rate_reruns_exactly_its_descendants(tiny_run, tmp_path):
     # routers, and the alignment jobs that merge their pair with NeuLig
     assert planned_jobs(work) == {
         "train_router": 4,
+        "train_router_loss": 1,
         "align_experts": 4,
         "report_tables": 1,
         "all": 1,
