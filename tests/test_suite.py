@@ -40,6 +40,11 @@ def test_the_full_profile_plans_every_member_and_the_comparison():
     assert "rule cnn_download_dataset" not in out and "rule diverse_download_dataset" not in out
 
 
+def test_the_suite_passes_snakemakes_lint():
+    result = snakemake("--lint", "--configfile", "config/full.yaml", check=False)
+    assert result.returncode == 0 and "Lints for" not in result.stdout + result.stderr
+
+
 def test_table1_reads_merge_accuracy_and_gap_per_member():
     columns = pd.MultiIndex.from_product([["a", "Average"], ["Mer.", "Ens.", "Gap"]])
     vit = pd.DataFrame([[1, 2, -1, 50, 60, -10]], index=["TIES"], columns=columns)

@@ -12,8 +12,7 @@ MEMBERS = member_configs(config["suite"], workflow.basedir)
 SUITE = config["experiment"]
 
 
-def member_report(member, name):
-    return f"reports/{MEMBERS[member]['experiment']}/{name}"
+REPORTS = {m: f"reports/{c['experiment']}" for m, c in MEMBERS.items()}
 
 
 for member, member_config in MEMBERS.items():
@@ -35,9 +34,9 @@ workflow.ruleorder(*[f"{m}_download_dataset" for m in MEMBERS])
 
 rule suite_report:
     input:
-        reports=[member_report(m, "accuracy.md") for m in MEMBERS],
-        levels=[member_report(m, "levels.csv") for m in MEMBERS],
-        gaps=[member_report(m, "neulig_gap.csv") for m in MEMBERS],
+        reports=[f"{REPORTS[m]}/accuracy.md" for m in MEMBERS],
+        levels=[f"{REPORTS[m]}/levels.csv" for m in MEMBERS],
+        gaps=[f"{REPORTS[m]}/neulig_gap.csv" for m in MEMBERS],
     output:
         table1=report(
             f"reports/{SUITE}/table1.csv",
@@ -54,6 +53,8 @@ rule suite_report:
         f"logs/{SUITE}/suite_report.log",
     benchmark:
         f"benchmarks/rules/{SUITE}/suite_report.tsv"
+    conda:
+        "../../envs/neulig.yaml"
     params:
         members=lambda w: " ".join(MEMBERS),
         args=shlex.quote(
