@@ -130,3 +130,13 @@ def reset_bn(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> n
     for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
     return model
+
+
+def layer_index(key: str) -> int:
+    """The index in :attr:`ResNet.layers` of the layer that holds state key ``key``."""
+    top, _, rest = key.partition(".")
+    if top == "stem":
+        return 0
+    if top == "blocks":
+        return int(rest.split(".")[0]) + 1
+    return 3 * BLOCKS_PER_STAGE + 1

@@ -141,7 +141,7 @@ def unit_features(state: StateDict, spec: PermSpec, name: str) -> torch.Tensor:
     return torch.cat(parts, dim=1).float()
 
 
-def _standardise(rows: torch.Tensor) -> torch.Tensor:
+def standardise(rows: torch.Tensor) -> torch.Tensor:
     rows = rows - rows.mean(dim=1, keepdim=True)
     return rows / rows.norm(dim=1, keepdim=True).clamp_min(_EPS)
 
@@ -161,10 +161,10 @@ class WeightSimilarity:
 
     def _units(self, name: str, perms: Perms) -> tuple[torch.Tensor, torch.Tensor]:
         if name not in self._units_a:
-            self._units_a[name] = _standardise(unit_features(self.reference, self.spec, name))
+            self._units_a[name] = standardise(unit_features(self.reference, self.spec, name))
         touched = {k: self.other[k] for k in self.spec.keys(name)}
         units_b = unit_features(apply_permutations(touched, perms, self.spec), self.spec, name)
-        return self._units_a[name], _standardise(units_b)
+        return self._units_a[name], standardise(units_b)
 
     def matrix(self, name: str, perms: Perms) -> torch.Tensor:
         """S_w [d_p, d_p] for perm ``name`` with the other perms at ``perms``."""
