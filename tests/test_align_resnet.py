@@ -12,6 +12,16 @@ from neulig.align.spec import invert, random_permutations
 from neulig.resnet import ResNet, reset_bn
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: the test machine's cores are shared, and oversubscribed intra-op
+    threads make these small convolutions tens of times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _resnet(norm: str, seed: int = 0) -> ResNet:
     """A small ResNet-20 whose parameters and BN statistics are all away from their init, so a
     wrong permutation of any of them shows up in the outputs."""

@@ -17,6 +17,7 @@ from neulig.resnet import reset_bn
 from tests.test_align import _images as _vit_images
 from tests.test_align import _tower
 from tests.test_align_resnet import _resnet as _jittered
+from tests.test_align_resnet import one_thread  # noqa: F401 (autouse fixture)
 
 
 def _images(n: int) -> torch.Tensor:

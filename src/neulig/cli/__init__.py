@@ -15,6 +15,7 @@ import os
 import sys
 
 from neulig.cli.collaboration import align, ensemble, evaluate, merge, report, route
+from neulig.cli.mudsc import mudsc_miniature, mudsc_report
 from neulig.cli.training import download, finetune, pretrain, pretrain_vision
 from neulig.errors import ArtifactError, ConfigError
 
@@ -48,6 +49,11 @@ STEPS = {
         ],
     ),
     "report": (report, ["records+", "betas*", "merge-info*", "out-dir"]),
+    "mudsc-miniature": (
+        mudsc_miniature,
+        ["source", "pair", "out-rows", "out-landscape", "out-info"],
+    ),
+    "mudsc-report": (mudsc_report, ["rows+", "landscapes+", "out-dir"]),
 }
 
 
