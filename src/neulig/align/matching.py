@@ -1,8 +1,10 @@
 """Permutation matching (MuDSC, Xu et al. 2024) and the registry of alignment methods.
 
-Every method has one signature, ``(reference, other, calibration, *, lam, seed, batch_size) ->
-AlignResult``; ``reference`` stays as it is and ``other`` is permuted onto it. Choices where the
-original code (github zju-vipa/training_free_model_merging) differs:
+Every method has one signature, ``(reference, other, calibration, *, lam, seed, batch_size,
+activation) -> AlignResult`` (``activation``: precomputed S_a cross blocks, see
+:func:`neulig.align.similarity.cross_blocks`); ``reference`` stays as it is and ``other`` is
+permuted onto it. Choices where the original code (github zju-vipa/training_free_model_merging)
+differs:
 
 - QK and V of a block share one head assignment (matched on the summed QK + V head scores), so
   the permuted model is an exact re-parametrisation.
@@ -141,8 +143,10 @@ def _align(
     seed: int,
     batch_size: int,
     descend: bool,
+    activation: dict[str, torch.Tensor] | None,
 ) -> AlignResult:
     """Shared driver: S_a-initialised perms (identity without calibration), optional descent.
+    A given ``activation`` (S_a cross blocks) stands in for the calibration pass.
 
     Raises:
         ValueError: ``lam`` outside [0, 1] or the towers' architectures differ.
@@ -154,8 +158,9 @@ def _align(
     shapes_a = {k: v.shape for k, v in state_a.items()}
     if shapes_a != {k: v.shape for k, v in state_b.items()}:
         raise ValueError("cannot align models of different architectures")
-    activation = None
-    if calibration is not None:
+    if calibration is None:
+        activation = None
+    elif activation is None:
         activation = activation_similarity(reference, other, calibration, batch_size)
     objective = _Objective(spec, lam, activation, WeightSimilarity(spec, state_a, state_b))
     perms = {name: torch.arange(perm.size) for name, perm in spec.perms.items()}
@@ -191,11 +196,12 @@ def _method(name: str, *, activations: bool, fixed_lam: float | None, descend: b
         lam: float = 0.5,
         seed: int = 0,
         batch_size: int = 64,
+        activation: dict[str, torch.Tensor] | None = None,
     ) -> AlignResult:
         lam = lam if fixed_lam is None else fixed_lam
         calibration = calibration if activations else None
         return _align(reference, other, calibration, method=name, lam=lam, seed=seed,
-                      batch_size=batch_size, descend=descend)  # fmt: skip
+                      batch_size=batch_size, descend=descend, activation=activation)  # fmt: skip
 
     run.__name__, run.__doc__ = name, doc
     return run

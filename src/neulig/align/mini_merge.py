@@ -16,6 +16,7 @@ import torch
 from neulig.align.matching import align
 from neulig.align.mini_data import MiniTask
 from neulig.align.mini_train import ensemble_scorer, model_scorer, scores
+from neulig.align.similarity import cross_blocks, joint_activation_similarity
 from neulig.align.zipping import zip_models
 from neulig.merging.state_dict import mean
 from neulig.resnet import ResNet, reset_bn
@@ -72,19 +73,34 @@ def _loaded(template: ResNet, state: dict, calibration: torch.Tensor) -> ResNet:
     return reset_bn(model, calibration).eval()
 
 
-def merge(method: str, a: ResNet, b: ResNet, calibration: torch.Tensor, lam: float,
-          params: dict) -> Merged:  # fmt: skip
-    """One merge of ``b`` into ``a`` (``lam`` only matters for the MuDSC methods)."""
-    if method == "average":
-        return Merged(mean([a.state_dict(), b.state_dict()]))
-    if method in ("weight", "activation", "mudsc_align"):
-        kind = "mudsc" if method == "mudsc_align" else method
-        result = align(kind, a, b, calibration, lam=lam, seed=params["seed"])
-        return Merged(mean([a.state_dict(), result.state]), result.state)
-    zip_lam = lam if method == "mudsc_zip" else 0.0
-    result = zip_models([a, b], calibration, lam=zip_lam, alpha=params["alpha"],
-                        beta=params["beta"], seed=params["seed"])  # fmt: skip
-    return Merged(result.state)
+class Merger:
+    """Merges ``b`` into ``a`` by any method; the joint activation similarity (independent of
+    lam and method) is computed once, and MuDSC-Zip at a lam reuses MuDSC-Align's perms at
+    that lam (the S_w coordinates, see :mod:`neulig.align.zipping`)."""
+
+    def __init__(self, a: ResNet, b: ResNet, calibration: torch.Tensor, params: dict) -> None:
+        self.a, self.b, self.calibration, self.params = a, b, calibration, params
+        self.joint = joint_activation_similarity([a, b], calibration)
+        self.mudsc_perms: dict[float, dict] = {}
+
+    def __call__(self, method: str, lam: float) -> Merged:
+        """One merge (``lam`` only matters for the MuDSC methods)."""
+        a, b, p = self.a, self.b, self.params
+        if method == "average":
+            return Merged(mean([a.state_dict(), b.state_dict()]))
+        if method in ("weight", "activation", "mudsc_align"):
+            kind = "mudsc" if method == "mudsc_align" else method
+            result = align(kind, a, b, self.calibration, lam=lam, seed=p["seed"],
+                           activation=cross_blocks(self.joint))  # fmt: skip
+            if method == "mudsc_align":
+                self.mudsc_perms[lam] = result.perms
+            return Merged(mean([a.state_dict(), result.state]), result.state)
+        zip_lam = lam if method == "mudsc_zip" else 0.0
+        perms = [self.mudsc_perms[lam]] if zip_lam > 0 and lam in self.mudsc_perms else None
+        result = zip_models([a, b], self.calibration, lam=zip_lam, alpha=p["alpha"],
+                            beta=p["beta"], seed=p["seed"],
+                            shared={"activation": self.joint, "perms": perms})  # fmt: skip
+        return Merged(result.state)
 
 
 def evaluate_methods(
@@ -111,11 +127,12 @@ def evaluate_methods(
     add("model_b", model_scorer(b, heads), None, True)
     add("ensemble", ensemble_scorer([a, b], heads), None, True)
     chosen: dict[str, Merged] = {}
+    merge = Merger(a, b, calibration, params)
     for method in METHODS[3:]:
         grid = params["lam_grid"] if method in SWEPT else [params["lam"]]
         best = None
         for lam in grid:
-            merged = merge(method, a, b, calibration, lam, params)
+            merged = merge(method, lam)
             val = add(method, model_scorer(_loaded(a, merged.state, calibration), heads),
                       lam if method in SWEPT else None, False)  # fmt: skip
             if best is None or val > best[0]:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neulig.align.mini_data import MiniTask, Split, joint_split, logits
+from neulig.align.mini_data import MiniTask, joint_split, logits
 from neulig.resnet import ResNet
 
 log = logging.getLogger(__name__)
@@ -73,13 +73,16 @@ def ensemble_scorer(models: list[nn.Module], heads: torch.Tensor) -> Scorer:
 @torch.no_grad()
 def scores(scorer: Scorer, tasks: list[MiniTask], split: str) -> dict[str, float]:
     """Joint (10-way over both tasks' images) and per-task (5-way) accuracy in %, and their
-    per-task average."""
+    per-task average (one forward pass: the per-task scores slice the joint logits)."""
     both = joint_split(tasks, split)
-    out = {"joint": _accuracy(scorer(both.images), both.labels)}
+    logit = scorer(both.images)
+    out = {"joint": _accuracy(logit, both.labels)}
+    start = 0
     for task in tasks:
-        data: Split = task.splits[split]
-        local = scorer(data.images)[:, task.classes]
-        out[task.name] = _accuracy(local, data.labels - task.classes[0])
+        labels = task.splits[split].labels
+        local = logit[start : start + len(labels), task.classes]
+        out[task.name] = _accuracy(local, labels - task.classes[0])
+        start += len(labels)
     out["per_task"] = sum(out[t.name] for t in tasks) / len(tasks)
     return out
 

@@ -126,7 +126,11 @@ def activation_similarity(
 ) -> dict[str, torch.Tensor]:
     """The cross block of :func:`joint_activation_similarity` for two models (rows:
     ``reference`` units, cols: ``other``)."""
-    joint = joint_activation_similarity([reference, other], calibration, batch_size)
+    return cross_blocks(joint_activation_similarity([reference, other], calibration, batch_size))
+
+
+def cross_blocks(joint: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The (model 0, model 1) blocks of two-model joint similarities."""
     return {name: sim[: len(sim) // 2, len(sim) // 2 :] for name, sim in joint.items()}
 
 

@@ -73,18 +73,36 @@ def zip_transforms(
     return out
 
 
+def _cross(joint: dict[str, torch.Tensor], models: int, k: int) -> dict[str, torch.Tensor]:
+    """The (model 0, model k) blocks of K-model joint similarities."""
+    out = {}
+    for name, sim in joint.items():
+        d = len(sim) // models
+        out[name] = sim[:d, k * d : (k + 1) * d]
+    return out
+
+
 def _similarities(
-    models: Sequence[nn.Module], calibration: torch.Tensor, lam: float, seed: int, batch_size: int
+    models: Sequence[nn.Module],
+    calibration: torch.Tensor,
+    lam: float,
+    shared: dict,
+    seed: int,
+    batch_size: int,
 ) -> dict[str, torch.Tensor]:
-    """ZipIt's S_a (lam = 0) or MuDSC's blend with S_w (lam > 0)."""
-    activation = joint_activation_similarity(models, calibration, batch_size)
+    """ZipIt's S_a (lam = 0) or MuDSC's blend with S_w (lam > 0); ``shared`` may hold
+    precomputed ``activation`` (joint S_a) and ``perms`` (models 1.. aligned onto model 0)."""
+    activation = shared.get("activation")
+    if activation is None:
+        activation = joint_activation_similarity(models, calibration, batch_size)
     if lam == 0:
         return activation
     spec = spec_for(models[0])
-    perms = [{}] + [
-        align("mudsc", models[0], m, calibration, lam=lam, seed=seed, batch_size=batch_size).perms
-        for m in models[1:]
-    ]
+    perms = [{}, *(shared.get("perms") or [
+        align("mudsc", models[0], m, calibration, lam=lam, seed=seed, batch_size=batch_size,
+              activation=_cross(activation, len(models), k)).perms
+        for k, m in enumerate(models[1:], start=1)
+    ])]  # fmt: skip
     weight = joint_weight_similarity(spec, [m.state_dict() for m in models], perms)
     return {n: lam * weight[n] + (1 - lam) * activation[n] for n in spec.perms}
 
@@ -107,8 +125,12 @@ def zip_models(
     beta: float = 1.0,
     seed: int = 0,
     batch_size: int = 64,
+    shared: dict | None = None,
 ) -> ZipResult:
     """Zip K models of one architecture into one (ZipIt at ``lam = 0``, else MuDSC-Zip).
+
+    ``shared`` saves recomputation across calls: ``activation`` (the joint S_a of ``models``
+    on ``calibration``) and ``perms`` (MuDSC perms of models 1.. onto model 0 at this lam).
 
     Raises:
         ValueError: ``lam`` outside [0, 1] or fewer than two models.
@@ -116,7 +138,7 @@ def zip_models(
     if not 0 <= lam <= 1 or len(models) < 2:
         raise ValueError(f"zip needs lam in [0, 1] and two or more models (lam={lam})")
     spec = spec_for(models[0])
-    sims = _similarities(models, calibration, lam, seed, batch_size)
+    sims = _similarities(models, calibration, lam, shared or {}, seed, batch_size)
     transforms = zip_transforms(spec, sims, len(models), alpha, beta)
     state = apply_zip([m.state_dict() for m in models], spec, transforms)
     within = {n: int((p.sum(0) != len(models)).sum()) for n, p in transforms.items()}
