@@ -101,3 +101,15 @@ def test_reset_bn_recomputes_the_statistics() -> None:
     stem = model.stem[0](x)
     torch.testing.assert_close(model.stem[1].running_mean, stem.mean((0, 2, 3)), atol=1e-5, rtol=0)
     assert model.stem[1].momentum == 0.1 and not model.training
+
+
+def test_precomputed_activation_similarity_gives_the_same_alignment() -> None:
+    from neulig.align.similarity import cross_blocks, joint_activation_similarity
+
+    model, other = _resnet("bn", seed=0), _resnet("bn", seed=1)
+    x = _images(16)
+    fresh = align("mudsc", model, other, x, lam=0.5)
+    joint = joint_activation_similarity([model, other], x)
+    reused = align("mudsc", model, other, x, lam=0.5, activation=cross_blocks(joint))
+    for name, perm in fresh.perms.items():
+        assert torch.equal(reused.perms[name], perm), name
