@@ -32,16 +32,21 @@ def miniature_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_sweep(rows: pd.DataFrame, path: Path) -> None:
-    """Mean val and test joint accuracy against lambda, per swept method and data set."""
-    sweep = rows[rows["lam"].notna()]
+    """Mean val and test joint accuracy against lambda, per swept method and data set; lambda
+    = 0 is the activation-only counterpart (activation align, ZipIt)."""
+    at_zero = {"activation": "mudsc_align", "zipit": "mudsc_zip"}
+    base = rows[rows["method"].isin(at_zero)].assign(lam=0.0)
+    sweep = pd.concat([rows[rows["lam"].notna()], base.replace({"method": at_zero})])
     datasets = sorted(sweep["dataset"].unique())
     fig, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
         part = sweep[sweep["dataset"] == dataset]
-        for (method, split), curve in part.groupby(["method", "split"]):
-            mean = curve.groupby("lam")["joint"].mean()
-            ax.plot(mean.index, mean.values, marker="o", linestyle="-" if split == "test" else ":",
-                    label=f"{method} ({split})")  # fmt: skip
+        for i, (method, curves) in enumerate(part.groupby("method")):
+            for split, curve in curves.groupby("split"):
+                mean = curve.groupby("lam")["joint"].mean()
+                style = "-" if split == "test" else ":"
+                ax.plot(mean.index, mean.values, marker="o", color=f"C{i}", linestyle=style,
+                        label=f"{method} ({split})")  # fmt: skip
         ax.set_xlabel("lambda (weight share of S; 0 = activations only)")
         ax.set_ylabel("joint accuracy (%), mean over seed pairs")
         ax.set_title(dataset)
@@ -63,9 +68,10 @@ def plot_landscape(path_npz: str, path: Path) -> None:
                 x, y = data[key]
                 ax.plot(x, y, MARKERS.get(name, "x"), color="white", markeredgecolor="black",
                         markersize=10, label=name)  # fmt: skip
-        ax.set_title(f"{task}: loss on the plane through A, B (aligned), MuDSC-Zip")
+        ax.set_title(task)
         ax.set_xlabel("weight-space distance along B - A")
         ax.legend(fontsize=8)
+    fig.suptitle("val loss on the plane through A, B aligned onto A, and the MuDSC-Zip merge")
     save_figure(fig, path)
 
 
