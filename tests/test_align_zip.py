@@ -112,3 +112,19 @@ def test_greedy_zip_budget_and_damping() -> None:
     torch.testing.assert_close(merge_matrix(masked).sum(0), torch.ones(2))
     with pytest.raises(ValueError, match="alpha"):
         greedy_zip(sim, models=2, alpha=0.0, beta=1.0)
+
+
+@pytest.mark.parametrize("stop", [0, 1, 3])
+@torch.no_grad()
+def test_vit_partial_zip_of_permuted_copies_keeps_every_output(stop: int) -> None:
+    visual = _tower(width=96)
+    spec = spec_for(visual)
+    other = _tower(seed=5, width=96)
+    perms = random_permutations(spec, torch.Generator().manual_seed(2))
+    other.load_state_dict(apply_permutations(visual.state_dict(), perms, spec))
+    result = zip_models([visual, other], _vit_images(8))
+    x = _vit_images(4)
+    outputs = partial_zip([visual, other], result, stop).eval()(x)
+    assert len(outputs) == 2
+    for out in outputs:
+        torch.testing.assert_close(out, visual(x), atol=1e-5, rtol=0)

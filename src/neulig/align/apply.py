@@ -1,4 +1,4 @@
-"""Applying zips to K models' weights, and running a partially zipped ResNet.
+"""Applying zips to K models' weights, and running partially zipped models.
 
 Every slot of a zipped perm is contracted with a per-model matrix along its axis: a slot that
 writes the units gets ``K * M_k`` (merge), a slot that reads them gets ``U_k`` (unmerge); the K
@@ -16,7 +16,6 @@ from torch import nn
 
 from neulig.align.spec import PermSpec, StateDict
 from neulig.align.zip import merge_matrix
-from neulig.resnet import ResNet
 
 
 def _axis_matrices(
@@ -61,35 +60,63 @@ def apply_zip(
     return merged
 
 
-class PartialZip(nn.Module):
-    """A ResNet zipped up to layer ``stop`` (exclusive), then each model's own remaining layers.
+class _Split(Exception):  # noqa: N818 (control flow, not an error)
+    """Carries the trunk's split-point output out of its forward pass."""
 
-    The merged prefix runs once; its output (merged units of the split's residual segment) is
-    unmerged into each model's space by ``U_k`` and fed to that model's suffix, so ``forward``
-    returns one output per model (per task). ``stop = 0`` is the plain ensemble of the models.
+    def __init__(self, out: torch.Tensor) -> None:
+        self.out = out
+
+
+class PartialZip(nn.Module):
+    """Models zipped up to a split point, then each model's own remaining layers.
+
+    The merged trunk runs up to the split (its forward is cut there); its output, the merged
+    units of the residual perm at the split, is unmerged into each model's space by ``U_k``
+    and substituted for that model's own output at the split, so ``forward`` returns one output
+    per model (per task). Splitting by hooks reuses each architecture's own forward code; the
+    price is that every model recomputes its (discarded) prefix. Without a split point this is
+    the plain ensemble of the models.
 
     Args:
-        trunk: a ResNet holding the merged state (only layers before ``stop`` are used).
+        trunk: a model holding the merged state (only its prefix is used).
         models: the K original models (copied).
-        stop: number of zipped layers in :attr:`ResNet.layers`.
-        unmerge: P [K*d, d] of the residual perm at the split (unused when ``stop = 0``).
+        split: ``module -> its split module`` (the layer whose output is replaced), or None.
+        unmerge: P [K*d, d] of the residual perm at the split.
+        channel_dim: the channel dimension of the split module's output.
     """
 
-    def __init__(
-        self, trunk: ResNet, models: Sequence[ResNet], stop: int, unmerge: torch.Tensor | None
-    ) -> None:
+    def __init__(self, trunk: nn.Module, models: Sequence[nn.Module], split,
+                 unmerge: torch.Tensor | None, channel_dim: int) -> None:  # fmt: skip
         super().__init__()
         self.trunk = trunk
         self.models = nn.ModuleList(copy.deepcopy(m) for m in models)
-        self.stop = stop
+        self.split, self.channel_dim = split, channel_dim
         if unmerge is not None:
             self.register_buffer("unmerge", unmerge.reshape(len(models), -1, unmerge.shape[1]))
 
+    def _trunk(self, x: torch.Tensor) -> torch.Tensor:
+        def stop(_module, _args, out):
+            raise _Split(out)
+
+        handle = self.split(self.trunk).register_forward_hook(stop)
+        try:
+            self.trunk(x)
+        except _Split as split:
+            return split.out
+        finally:
+            handle.remove()
+        raise RuntimeError("the split module never ran")
+
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        if self.stop == 0:
+        if self.split is None:
             return [m(x) for m in self.models]
-        h = self.trunk.run(x, 0, self.stop)
-        return [
-            m.run(torch.einsum("ij,bjhw->bihw", u, h), self.stop)
-            for m, u in zip(self.models, self.unmerge, strict=True)
-        ]
+        merged = self._trunk(x).movedim(self.channel_dim, -1)
+        outputs = []
+        for model, unmerge in zip(self.models, self.unmerge, strict=True):
+            own = (merged @ unmerge.T).movedim(-1, self.channel_dim)
+            handle = self.split(model).register_forward_hook(lambda *_, own=own: own)
+            try:
+                outputs.append(model(x))
+            finally:
+                handle.remove()
+        return outputs

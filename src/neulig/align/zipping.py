@@ -19,13 +19,11 @@ import torch
 from torch import nn
 
 from neulig.align.apply import PartialZip, apply_zip
-from neulig.align.arch import spec_for
+from neulig.align.arch import layer_of, spec_for, split_point
 from neulig.align.matching import align
-from neulig.align.resnet_spec import segments
 from neulig.align.similarity import joint_activation_similarity, standardise, unit_features
 from neulig.align.spec import Perms, PermSpec, StateDict, apply_permutations, solve_units
 from neulig.align.zip import greedy_zip, group_zip
-from neulig.resnet import ResNet, layer_index
 
 log = logging.getLogger(__name__)
 
@@ -107,14 +105,6 @@ def _similarities(
     return {n: lam * weight[n] + (1 - lam) * activation[n] for n in spec.perms}
 
 
-def _zipped_perms(spec: PermSpec, stop: int) -> list[str]:
-    """The perms of a ResNet with a slot in the first ``stop`` layers."""
-    return [
-        name for name, perm in spec.perms.items()
-        if min(layer_index(s.key) for s in perm.slots) < stop
-    ]  # fmt: skip
-
-
 @torch.no_grad()
 def zip_models(
     models: Sequence[nn.Module],
@@ -147,15 +137,19 @@ def zip_models(
     return ZipResult(state, transforms, diagnostics)
 
 
-def partial_zip(models: Sequence[ResNet], result: ZipResult, stop: int) -> PartialZip:
-    """The ResNets zipped up to layer ``stop`` by ``result``'s transforms (0: no zip, 10: up
-    to and including the last block), each model keeping its own remaining layers."""
-    spec = spec_for(models[0])
-    transforms = {n: result.transforms[n] for n in _zipped_perms(spec, stop)}
-    trunk = copy.deepcopy(models[0])
+def partial_zip(models: Sequence[nn.Module], result: ZipResult, stop: int) -> PartialZip:
+    """The models zipped by ``result``'s transforms up to depth ``stop`` (0: nothing, the
+    ensemble; 1: stem / embeddings; 1 + i: up to block i), each model keeping its own remaining
+    layers. Only the perms with a tensor above the split are zipped."""
+    model = models[0]
+    spec = spec_for(model)
+    zipped = [n for n, perm in spec.perms.items()
+              if min(layer_of(model, s.key) for s in perm.slots) < stop]  # fmt: skip
+    transforms = {n: result.transforms[n] for n in zipped}
+    trunk = copy.deepcopy(model)
     trunk.load_state_dict(apply_zip([m.state_dict() for m in models], spec, transforms))
-    split = None
-    if stop > 0:
-        segment = 0 if stop == 1 else segments(models[0])[stop - 2]
-        split = transforms[f"res.{segment}"]
-    return PartialZip(trunk, models, stop, split)
+    if stop == 0:
+        return PartialZip(trunk, models, None, None, 1)
+    _, perm, channel_dim = split_point(model, stop)
+    return PartialZip(trunk, models, lambda m: split_point(m, stop)[0], transforms[perm],
+                      channel_dim)  # fmt: skip
