@@ -26,6 +26,7 @@ if "suite" in config:
         default_target: True
         input:
             rules.suite_report.output,
+            [getattr(rules, f"{member}_all").input for member in MEMBERS],
 
 else:
 
@@ -41,6 +42,7 @@ else:
     include: "workflow/rules/ensemble.smk"
     include: "workflow/rules/neulig.smk"
     include: "workflow/rules/align.smk"
+    include: "workflow/rules/mudsc.smk"
     include: "workflow/rules/evaluate.smk"
     include: "workflow/rules/report.smk"
 
@@ -51,3 +53,4 @@ else:
         default_target: True
         input:
             rules.report_tables.output,
+            rules.report_mudsc.output if MUDSC else [],

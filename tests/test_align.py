@@ -9,8 +9,9 @@ import torch
 from open_clip.model import _build_vision_tower
 
 from neulig.align import ALIGN_METHODS, align, apply_permutations, vit_spec
-from neulig.align.similarity import PairStats, _register
+from neulig.align.similarity import PairStats
 from neulig.align.spec import compose_heads, invert, random_permutations
+from neulig.align.vit_hooks import register_vit
 
 
 def _tower(seed: int = 0, image_size: int = 32, **cfg) -> torch.nn.Module:
@@ -106,7 +107,7 @@ def test_recomputed_head_outputs_reproduce_attention(batch_first: bool) -> None:
     visual.transformer.resblocks[0].attn.batch_first = batch_first
     attn = visual.transformer.resblocks[0].attn
     seen: dict[str, torch.Tensor] = {}
-    handles = _register(visual, seen.__setitem__)
+    handles = register_vit(visual, seen.__setitem__)
     handles.append(attn.register_forward_hook(lambda _m, _a, out: seen.update(mha=out[0])))
     visual(_images(4))
     for handle in handles:

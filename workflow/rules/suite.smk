@@ -26,7 +26,7 @@ for member, member_config in MEMBERS.items():
         config:
             member_config
 
-    use rule * from prefix exclude all as prefix*
+    use rule * from prefix as prefix*
 
 
 workflow.ruleorder(*[f"{m}_download_dataset" for m in MEMBERS])

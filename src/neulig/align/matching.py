@@ -1,8 +1,10 @@
 """Permutation matching (MuDSC, Xu et al. 2024) and the registry of alignment methods.
 
-Every method has one signature, ``(reference, other, calibration, *, lam, seed, batch_size) ->
-AlignResult``; ``reference`` stays as it is and ``other`` is permuted onto it. Choices where the
-original code (github zju-vipa/training_free_model_merging) differs:
+Every method has one signature, ``(reference, other, calibration, *, lam, seed, batch_size,
+activation) -> AlignResult`` (``activation``: precomputed S_a cross blocks, see
+:func:`neulig.align.similarity.cross_blocks`); ``reference`` stays as it is and ``other`` is
+permuted onto it. Choices where the original code (github zju-vipa/training_free_model_merging)
+differs:
 
 - QK and V of a block share one head assignment (matched on the summed QK + V head scores), so
   the permuted model is an exact re-parametrisation.
@@ -16,23 +18,17 @@ with the weight similarities evaluated for that state.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 from torch import nn
 
+from neulig.align.arch import spec_for
 from neulig.align.similarity import WeightSimilarity, activation_similarity
-from neulig.align.spec import (
-    Perms,
-    PermSpec,
-    StateDict,
-    apply_permutations,
-    compose_heads,
-    vit_spec,
-)
+from neulig.align.solve import match_heads, solve_lap
+from neulig.align.spec import Perms, PermSpec, StateDict, apply_permutations, solve_units
 
 log = logging.getLogger(__name__)
 
@@ -55,37 +51,6 @@ class AlignResult:
     perms: dict[str, torch.Tensor]
     state: StateDict
     diagnostics: dict = field(default_factory=dict)
-
-
-def solve_lap(similarity: torch.Tensor) -> torch.Tensor:
-    """The perm maximising the summed similarity of matched pairs (rows: A, cols: B)."""
-    _, cols = linear_sum_assignment(similarity.double().cpu().numpy(), maximize=True)
-    return torch.from_numpy(cols).long()
-
-
-def match_heads(similarities: Sequence[torch.Tensor], heads: int) -> list[torch.Tensor]:
-    """Head-constrained perms for perms that share one head assignment.
-
-    Each (head_a, head_b) block of each similarity gets its own LAP, scored by its mean matched
-    similarity; the heads are then assigned by one LAP on the scores summed over
-    ``similarities``, and each perm keeps its own within-head orders.
-    """
-    size = similarities[0].shape[0]
-    dim = size // heads
-    scores = np.zeros((heads, heads))
-    within = []
-    for sim in similarities:
-        blocks = sim.double().cpu().reshape(heads, dim, heads, dim).permute(0, 2, 1, 3).numpy()
-        orders = np.empty((heads, heads, dim), dtype=np.int64)
-        for ha in range(heads):
-            for hb in range(heads):
-                rows, cols = linear_sum_assignment(blocks[ha, hb], maximize=True)
-                orders[ha, hb] = cols
-                scores[ha, hb] += blocks[ha, hb][rows, cols].mean()
-        within.append(orders)
-    _, head_perm = linear_sum_assignment(scores, maximize=True)
-    picked = [torch.from_numpy(orders[np.arange(heads), head_perm]) for orders in within]
-    return [compose_heads(torch.from_numpy(head_perm), orders) for orders in picked]
 
 
 @dataclass
@@ -127,12 +92,6 @@ class _Objective:
         return {unit[0]: solve_lap(sims[0])}
 
 
-def _units(spec: PermSpec) -> list[Unit]:
-    """Perms solved together: a block's QK and V (shared heads), every other perm alone."""
-    paired = {name for pair in spec.head_pairs for name in pair}
-    return [*spec.head_pairs, *((name,) for name in spec.perms if name not in paired)]
-
-
 def _descend(
     objective: _Objective, perms: Perms, seed: int, max_sweeps: int = 100, patience: int = 5
 ) -> tuple[Perms, float, int]:
@@ -142,7 +101,7 @@ def _descend(
     be the same otherwise). After a sweep without improvement the state reverts to the best one;
     the descent stops after ``patience`` of those or when a sweep changes nothing.
     """
-    spec, units = objective.spec, _units(objective.spec)
+    spec, units = objective.spec, solve_units(objective.spec)
     deps = {u: sorted({n for name in u for n in spec.neighbours(name)} - set(u)) for u in units}
     cache: dict[Unit, tuple[Perms, Perms]] = {}
     rng = np.random.default_rng(seed)
@@ -184,28 +143,31 @@ def _align(
     seed: int,
     batch_size: int,
     descend: bool,
+    activation: dict[str, torch.Tensor] | None,
 ) -> AlignResult:
     """Shared driver: S_a-initialised perms (identity without calibration), optional descent.
+    A given ``activation`` (S_a cross blocks) stands in for the calibration pass.
 
     Raises:
         ValueError: ``lam`` outside [0, 1] or the towers' architectures differ.
     """
     if not 0 <= lam <= 1:
         raise ValueError(f"lam must lie in [0, 1], not {lam}")
-    spec = vit_spec(reference)
+    spec = spec_for(reference)
     state_a, state_b = reference.state_dict(), other.state_dict()
     shapes_a = {k: v.shape for k, v in state_a.items()}
     if shapes_a != {k: v.shape for k, v in state_b.items()}:
-        raise ValueError("cannot align towers of different architectures")
-    activation = None
-    if calibration is not None:
+        raise ValueError("cannot align models of different architectures")
+    if calibration is None:
+        activation = None
+    elif activation is None:
         activation = activation_similarity(reference, other, calibration, batch_size)
     objective = _Objective(spec, lam, activation, WeightSimilarity(spec, state_a, state_b))
     perms = {name: torch.arange(perm.size) for name, perm in spec.perms.items()}
     diagnostics: dict = {"method": method}
     if activation is not None:
         initial = _Objective(spec, 0.0, activation, objective.weight)
-        for unit in _units(spec):
+        for unit in solve_units(spec):
             perms.update(initial.solve(unit, perms))
     if descend:
         perms, score, sweeps = _descend(objective, perms, seed)
@@ -234,11 +196,12 @@ def _method(name: str, *, activations: bool, fixed_lam: float | None, descend: b
         lam: float = 0.5,
         seed: int = 0,
         batch_size: int = 64,
+        activation: dict[str, torch.Tensor] | None = None,
     ) -> AlignResult:
         lam = lam if fixed_lam is None else fixed_lam
         calibration = calibration if activations else None
         return _align(reference, other, calibration, method=name, lam=lam, seed=seed,
-                      batch_size=batch_size, descend=descend)  # fmt: skip
+                      batch_size=batch_size, descend=descend, activation=activation)  # fmt: skip
 
     run.__name__, run.__doc__ = name, doc
     return run

@@ -1,4 +1,4 @@
-"""Unit similarities between two vision towers: activations (streamed) and weights.
+"""Unit similarities between models (ViT towers, ResNets): activations (streamed) and weights.
 
 Both are Pearson correlations between model A's units (rows) and model B's units (columns).
 Activation statistics are accumulated batch by batch (sums, squares, cross products), so memory
@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
-from functools import partial
+from collections.abc import Iterator, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from neulig.align.arch import register_for
 from neulig.align.spec import Perms, PermSpec, StateDict, apply_permutations
 
 log = logging.getLogger(__name__)
-
-Sink = Callable[[str, torch.Tensor], None]
 
 _EPS = 1e-7
 
@@ -58,62 +55,21 @@ class PairStats:
         return (cov / torch.outer(std_a, std_b).clamp_min(_EPS)).float()
 
 
-def _batch_first(x: torch.Tensor, batch_first: bool) -> torch.Tensor:
-    return x if batch_first else x.transpose(0, 1)
-
-
-def _attention_hook(
-    sink: Sink, index: int, attn: nn.MultiheadAttention, args: tuple, kwargs: dict
-) -> None:
-    """Emit block ``index``'s keys and per-head attention outputs (before ``out_proj``).
-
-    ``nn.MultiheadAttention`` applies ``out_proj`` functionally, so no hook can see its input:
-    attention is recomputed here from the module's own input.
-    """
-    if kwargs.get("attn_mask") is not None or len(args) > 3:
-        raise ValueError("activation statistics support unmasked self-attention only")
-    x = _batch_first(args[0], attn.batch_first)
-    q, k, v = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
-    sink(f"qk.{index}", k)
-    batch, tokens, width = x.shape
-    heads = [t.reshape(batch, tokens, attn.num_heads, -1).transpose(1, 2) for t in (q, k, v)]
-    out = F.scaled_dot_product_attention(*heads)
-    sink(f"v.{index}", out.transpose(1, 2).reshape(batch, tokens, width))
-
-
-def _register(visual: nn.Module, sink: Sink) -> list[torch.utils.hooks.RemovableHandle]:
-    """Hooks that feed every matching site of ``visual`` to ``sink`` as batch-first tensors."""
-    handles = []
-    for i, block in enumerate(visual.transformer.resblocks):
-        first = block.attn.batch_first
-        handles += [
-            block.register_forward_hook(
-                lambda _m, _a, out, i=i, bf=first: sink(f"res.{i}", _batch_first(out, bf))
-            ),
-            block.attn.register_forward_pre_hook(
-                partial(_attention_hook, sink, i), with_kwargs=True
-            ),
-            block.mlp.c_proj.register_forward_pre_hook(
-                lambda _m, args, i=i, bf=first: sink(f"mlp.{i}", _batch_first(args[0], bf))
-            ),
-        ]
-    return handles
-
-
 class _Collector:
-    """Stores A's features of one batch, then pairs them with B's as B's hooks fire."""
+    """Stores each model's features of one batch; after the last model, updates the stacked
+    [n, K*d] statistics of every site."""
 
-    def __init__(self) -> None:
-        self.stored: dict[str, torch.Tensor] = {}
+    def __init__(self, models: int) -> None:
+        self.models = models
+        self.stored: dict[str, list[torch.Tensor]] = {}
         self.stats: dict[str, PairStats] = {}
-        self.pairing = False
 
     def __call__(self, site: str, x: torch.Tensor) -> None:
-        x = x.detach().float().reshape(-1, x.shape[-1])
-        if self.pairing:
-            self.stats.setdefault(site, PairStats()).update(self.stored.pop(site), x)
-        else:
-            self.stored[site] = x
+        seen = self.stored.setdefault(site, [])
+        seen.append(x.detach().float().reshape(-1, x.shape[-1]))
+        if len(seen) == self.models:
+            stacked = torch.cat(self.stored.pop(site), dim=1)
+            self.stats.setdefault(site, PairStats()).update(stacked, stacked)
 
 
 @contextlib.contextmanager
@@ -129,39 +85,53 @@ def _eval_mode(*modules: nn.Module) -> Iterator[None]:
 
 
 @torch.no_grad()
-def activation_similarity(
-    reference: nn.Module, other: nn.Module, calibration: torch.Tensor, batch_size: int = 64
+def joint_activation_similarity(
+    models: Sequence[nn.Module], calibration: torch.Tensor, batch_size: int = 64
 ) -> dict[str, torch.Tensor]:
-    """Activation cross-correlation per perm (rows: ``reference`` units, cols: ``other``).
+    """Activation correlation per perm over the stacked units of all models [K*d, K*d].
 
-    ``res`` averages the correlations of the residual stream at every block output; ``qk.{l}``
-    uses the keys, ``v.{l}`` the per-head attention outputs, ``mlp.{l}`` the input of
-    ``c_proj`` (after the activation). Every token of every image is a sample.
+    Sites named ``perm#i`` (the residual stream at several depths) are averaged into ``perm``;
+    every token or pixel of every image is a sample. ViT: ``res`` at every block output,
+    ``qk.{l}`` the keys, ``v.{l}`` the per-head attention outputs, ``mlp.{l}`` the input of
+    ``c_proj``. ResNet: ``res.{s}`` every block output of the segment, ``inner.{i}`` the input
+    of conv2.
 
     Args:
-        reference: model A.
-        other: model B, same architecture.
-        calibration: preprocessed images [N, 3, S, S].
+        models: K models of one architecture, model 0 first in the stacking.
+        calibration: preprocessed images [N, C, S, S].
         batch_size: images per forward pass; peak memory grows with it.
     """
-    device = next(reference.parameters()).device
-    collector = _Collector()
-    handles = _register(reference, collector) + _register(other, collector)
+    device = next(models[0].parameters()).device
+    collector = _Collector(len(models))
+    register = register_for(models[0])
+    handles = [h for m in models for h in register(m, collector)]
     try:
-        with _eval_mode(reference, other):
+        with _eval_mode(*models):
             for start in range(0, len(calibration), batch_size):
                 batch = calibration[start : start + batch_size].to(device)
-                collector.pairing = False
-                reference(batch)
-                collector.pairing = True
-                other(batch)
+                for model in models:
+                    model(batch)
     finally:
         for handle in handles:
             handle.remove()
-    corr = {site: stats.correlation() for site, stats in collector.stats.items()}
-    residual = [corr.pop(site) for site in list(corr) if site.startswith("res.")]
+    groups: dict[str, list[torch.Tensor]] = {}
+    for site, stats in collector.stats.items():
+        groups.setdefault(site.split("#")[0], []).append(stats.correlation())
     log.info("activation statistics over %d images", len(calibration))
-    return {"res": torch.stack(residual).mean(0), **corr}
+    return {name: torch.stack(corrs).mean(0) for name, corrs in groups.items()}
+
+
+def activation_similarity(
+    reference: nn.Module, other: nn.Module, calibration: torch.Tensor, batch_size: int = 64
+) -> dict[str, torch.Tensor]:
+    """The cross block of :func:`joint_activation_similarity` for two models (rows:
+    ``reference`` units, cols: ``other``)."""
+    return cross_blocks(joint_activation_similarity([reference, other], calibration, batch_size))
+
+
+def cross_blocks(joint: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The (model 0, model 1) blocks of two-model joint similarities."""
+    return {name: sim[: len(sim) // 2, len(sim) // 2 :] for name, sim in joint.items()}
 
 
 def unit_features(state: StateDict, spec: PermSpec, name: str) -> torch.Tensor:
@@ -170,11 +140,12 @@ def unit_features(state: StateDict, spec: PermSpec, name: str) -> torch.Tensor:
     parts = [
         state[s.key].narrow(s.axis, s.start, perm.size).movedim(s.axis, 0).reshape(perm.size, -1)
         for s in perm.slots
+        if not s.stat
     ]
     return torch.cat(parts, dim=1).float()
 
 
-def _standardise(rows: torch.Tensor) -> torch.Tensor:
+def standardise(rows: torch.Tensor) -> torch.Tensor:
     rows = rows - rows.mean(dim=1, keepdim=True)
     return rows / rows.norm(dim=1, keepdim=True).clamp_min(_EPS)
 
@@ -194,10 +165,10 @@ class WeightSimilarity:
 
     def _units(self, name: str, perms: Perms) -> tuple[torch.Tensor, torch.Tensor]:
         if name not in self._units_a:
-            self._units_a[name] = _standardise(unit_features(self.reference, self.spec, name))
+            self._units_a[name] = standardise(unit_features(self.reference, self.spec, name))
         touched = {k: self.other[k] for k in self.spec.keys(name)}
         units_b = unit_features(apply_permutations(touched, perms, self.spec), self.spec, name)
-        return self._units_a[name], _standardise(units_b)
+        return self._units_a[name], standardise(units_b)
 
     def matrix(self, name: str, perms: Perms) -> torch.Tensor:
         """S_w [d_p, d_p] for perm ``name`` with the other perms at ``perms``."""

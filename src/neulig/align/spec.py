@@ -38,6 +38,15 @@ class Slot:
     key: str
     axis: int
     start: int = 0
+    # running statistics (BN mean/var): permuted, but no evidence of what a unit computes
+    stat: bool = False
+    # does this slice read the units (unmerged by a zip) rather than write them (merged)?
+    # None: axis 1 reads (weight columns), every other axis writes
+    consumes: bool | None = None
+
+    @property
+    def is_consumer(self) -> bool:
+        return self.axis == 1 if self.consumes is None else self.consumes
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ class Perm:
     Attributes:
         size: number of units.
         slots: every tensor slice indexed by these units.
-        heads: number of heads for head-structured perms (1 otherwise).
+        heads: number of heads (or GroupNorm groups) for group-structured perms, 1 otherwise.
     """
 
     size: int
@@ -62,10 +71,12 @@ class PermSpec:
     Attributes:
         perms: perm name -> :class:`Perm`.
         head_pairs: ``(qk, v)`` perm names that must share one head permutation.
+        fixed: state keys that no perm touches on purpose (BN's ``num_batches_tracked``).
     """
 
     perms: dict[str, Perm]
     head_pairs: tuple[tuple[str, str], ...]
+    fixed: tuple[str, ...] = ()
 
     def keys(self, name: str) -> set[str]:
         """The state-dict keys that perm ``name`` touches."""
@@ -130,10 +141,10 @@ def vit_spec(visual: nn.Module) -> PermSpec:
     res = [
         Slot("conv1.weight", 0),
         Slot("class_embedding", 0),
-        Slot("positional_embedding", 1),
+        Slot("positional_embedding", 1, consumes=False),
         *_norm_slots("ln_pre"),
         *_norm_slots("ln_post"),
-        Slot("proj", 0),
+        Slot("proj", 0, consumes=True),
     ]
     perms: dict[str, Perm] = {}
     pairs = []
@@ -147,14 +158,26 @@ def vit_spec(visual: nn.Module) -> PermSpec:
         pairs.append((f"qk.{i}", f"v.{i}"))
     # ln_pre, ls_1/ls_2 and proj are optional in open_clip configs
     perms = {"res": Perm(width, tuple(s for s in res if s.key in state)), **perms}
-    spec = PermSpec(perms, tuple(pairs))
-    uncovered = set(state) - {key for name in spec.perms for key in spec.keys(name)}
+    return check_spec(PermSpec(perms, tuple(pairs)), state, "vision tower")
+
+
+def check_spec(spec: PermSpec, state: StateDict, what: str) -> PermSpec:
+    """``spec`` if it covers every tensor of ``state`` and every slot fits its tensor.
+
+    Raises:
+        ValueError: a tensor is in no perm (a permutation would not be an exact symmetry) or a
+            slot does not fit.
+    """
+    covered = {key for name in spec.perms for key in spec.keys(name)} | set(spec.fixed)
+    uncovered = set(state) - covered
     if uncovered:
-        raise ValueError(f"unsupported vision tower: no permutation spec for {sorted(uncovered)}")
+        raise ValueError(f"unsupported {what}: no permutation spec for {sorted(uncovered)}")
     for name, perm in spec.perms.items():
+        if perm.size % perm.heads:
+            raise ValueError(f"unsupported {what}: perm {name} does not split into groups")
         for slot in perm.slots:
             if slot.key not in state or state[slot.key].shape[slot.axis] < slot.start + perm.size:
-                raise ValueError(f"unsupported vision tower: {slot.key} does not fit perm {name}")
+                raise ValueError(f"unsupported {what}: {slot.key} does not fit perm {name}")
     return spec
 
 
@@ -187,19 +210,25 @@ def compose_heads(head_perm: torch.Tensor, within: torch.Tensor) -> torch.Tensor
 
 
 def random_permutations(spec: PermSpec, generator: torch.Generator) -> Perms:
-    """Random perms that are an exact symmetry of the model (shared head perm per block)."""
-    perms = {
-        name: torch.randperm(perm.size, generator=generator) for name, perm in spec.perms.items()
-    }
-    for qk, v in spec.head_pairs:
-        heads, size = spec.perms[qk].heads, spec.perms[qk].size
-        head_perm = torch.randperm(heads, generator=generator)
-        for name in (qk, v):
+    """Random perms that are an exact symmetry of the model: group-structured perms move whole
+    groups, and the perms of a head pair share one head perm."""
+    perms = {}
+    for units in solve_units(spec):
+        first = spec.perms[units[0]]
+        head_perm = torch.randperm(first.heads, generator=generator)
+        for name in units:
             within = torch.stack(
-                [torch.randperm(size // heads, generator=generator) for _ in range(heads)]
-            )
+                [torch.randperm(first.size // first.heads, generator=generator)
+                 for _ in range(first.heads)]
+            )  # fmt: skip
             perms[name] = compose_heads(head_perm, within)
     return perms
+
+
+def solve_units(spec: PermSpec) -> list[tuple[str, ...]]:
+    """Perms solved together: a block's QK and V (shared heads), every other perm alone."""
+    paired = {name for pair in spec.head_pairs for name in pair}
+    return [*spec.head_pairs, *((name,) for name in spec.perms if name not in paired)]
 
 
 def invert(perm: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,7 @@ from neulig.cli.collaboration import (
     route,
     suite_report,
 )
+from neulig.cli.mudsc import mudsc_miniature, mudsc_report
 from neulig.cli.training import download, finetune, pretrain, pretrain_vision
 from neulig.errors import ArtifactError, ConfigError
 
@@ -74,6 +75,11 @@ STEPS = {
         ["members+", "reports+", "levels+", "gaps+", "title", "out-table1", "out-seeds", "out"],
     ),
     "report": (report, ["records+", "compared-records*", "betas*", "merge-info*", "out-dir"]),
+    "mudsc-miniature": (
+        mudsc_miniature,
+        ["source", "pair", "out-rows", "out-landscape", "out-info"],
+    ),
+    "mudsc-report": (mudsc_report, ["rows+", "landscapes+", "out-dir"]),
 }
 
 
