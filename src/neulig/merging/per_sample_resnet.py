@@ -32,9 +32,11 @@ from neulig.merging.per_sample import (
 
 # Per-input weights cost a memory-bound mix of each conv's T expert kernels (plus a grouped conv
 # that is slow on small maps); the stacked experts cost T times the conv's FLOPs. On CPU the
-# former wins once positions * (T - 1) >= this (measured on RN50 and the tiny RN: a 3x3
-# 512-channel conv at 7x7, T=5, breaks even; a tiny RN's 2x2 map runs 10x faster stacked).
-LAYERWISE_MIN_WORK = 256
+# former wins once positions * (T - 1) >= this. Measured (1 thread): a 3x3 512-channel conv
+# at 7x7, T=5, breaks even; a 1x1 at 7x7 and everything at >= 14x14 favour per-input weights;
+# the tiny RN's 2x2 and 4x4 maps run up to 10x faster stacked. Whole towers, T=5: RN50 3.9 s
+# at 128 vs 4.5 s at 256 (batch 16); the tiny RN is flat over 64-1024 (batch 256).
+LAYERWISE_MIN_WORK = 128
 BN_KEYS = ("weight", "bias", "running_mean", "running_var")
 
 
