@@ -102,11 +102,13 @@ def _check_resnet(module: nn.Module) -> None:
     for layer in (module.layer1, module.layer2, module.layer3, module.layer4):
         for blk in layer:
             down = blk.downsample
-            if type(blk) is not Bottleneck or (down and list(down._modules) != ["-1", "0", "1"]):
+            odd_shortcut = down is not None and list(down._modules) != ["-1", "0", "1"]
+            if type(blk) is not Bottleneck or odd_shortcut:
                 raise _unsupported(blk, "only open_clip Bottleneck blocks are implemented")
     for m in module.modules():
-        if isinstance(m, nn.Conv2d) and (m.bias is not None or m.groups != 1):
-            raise _unsupported(m, "convolutions must be bias-free and ungrouped")
+        plain = isinstance(m, nn.Conv2d) and m.bias is None and m.groups == 1
+        if isinstance(m, nn.Conv2d) and not (plain and m.padding_mode == "zeros"):
+            raise _unsupported(m, "convolutions must be bias-free, ungrouped, zero-padded")
         if isinstance(m, nn.modules.batchnorm._NormBase):
             if type(m) is not nn.BatchNorm2d or not m.track_running_stats:
                 raise _unsupported(m, "norms must be BatchNorm2d with running statistics")
