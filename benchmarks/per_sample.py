@@ -8,6 +8,7 @@ RSS mark (``/proc/self/clear_refs``), runs once and reads ``VmHWM``. Towers are 
 initialised (speed and memory do not depend on the values).
 
     python benchmarks/per_sample.py                 # CPU, 2 threads -> benchmarks/per_sample.json
+    python benchmarks/per_sample.py --towers RN50-quickgelu --threads 1   # re-run some rows only
     python benchmarks/per_sample.py --device cuda   # bf16 + fp32, batch 256 -> per_sample_gpu.json
 """
 
@@ -33,12 +34,20 @@ from neulig.models import Preprocess, create_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY, VITB = "NeuLig-Tiny-ViT-32", "ViT-B-32"
-# vmap at ViT-B/32 is memory-bound (every input materialises ~350 MB of weights); T=7 is
-# skipped on CPU to keep the run under ~15 minutes, as its per-input cost barely depends on T.
-CPU_PLAN = {TINY: (256, (2, 5, 7), (2, 5, 7)), VITB: (16, (2, 5, 7), (2, 5))}
-# fold / layerwise: the two exact linear forms (ExpertStack.forward_per_sample's ``mode``).
-METHODS = ("fold", "layerwise", "vmap", "ensemble", "single")
-LINEAR = ("fold", "layerwise")
+TINY_RN, RN50 = "NeuLig-Tiny-RN", "RN50-quickgelu"
+# vmap at ViT-B/32 / RN50 is memory-bound (every input materialises ~350 / ~150 MB of weights);
+# T=7 is skipped on CPU to keep the run short, as its per-input cost barely depends on T.
+CPU_PLAN = {
+    TINY: (256, (2, 5, 7), (2, 5, 7)),
+    VITB: (16, (2, 5, 7), (2, 5)),
+    TINY_RN: (256, (2, 5, 7), (2, 5, 7)),
+    RN50: (16, (2, 5, 7), (2, 5)),
+}
+# fold / layerwise / auto: the exact linear forms (ExpertStack.forward_per_sample's ``mode``).
+# auto is timed for ResNets only: there it picks per layer; for a ViT on CPU it is layerwise.
+METHODS = ("fold", "layerwise", "auto", "vmap", "ensemble", "single")
+LINEAR = ("fold", "layerwise", "auto")
+RESNETS = (TINY_RN, RN50)
 
 
 def _setup(model: str, n_experts: int, batch: int, device: str, method: str | None = None):
@@ -73,6 +82,7 @@ def _runners(stack, experts, images, betas, device: str) -> dict:
     return {
         "fold": lambda: stack.forward_per_sample(betas, images, mode="fold"),
         "layerwise": lambda: stack.forward_per_sample(betas, images, mode="layerwise"),
+        "auto": lambda: stack.forward_per_sample(betas, images, mode="auto"),
         "vmap": lambda: stack.forward_per_sample_vmap(betas, images),
         "ensemble": lambda: forwards(experts),
         "single": lambda: forwards(experts[:1]),
@@ -87,7 +97,8 @@ def _sync(device: str) -> None:
 def _time_worker(args) -> dict:
     stack, experts, images, betas = _setup(args.model, args.experts, args.batch, args.device)
     out = {}
-    for mode in LINEAR:  # one-time: checks the tower; fold also concatenates the matrices
+    for mode in (m for m in LINEAR if m in args.methods):  # one-time: checks the tower, and
+        # fold also concatenates the matrices
         start = time.perf_counter()
         stack._per_sample_tower(mode)
         out[f"{mode}_prepare_s"] = round(time.perf_counter() - start, 3)
@@ -167,10 +178,14 @@ def _subprocess(args, worker: str, model: str, n: int, batch: int, methods, dtyp
 
 def run_cpu(args) -> dict:
     rows = []
-    for model, (batch, experts, vmap_experts) in CPU_PLAN.items():
+    for model in args.towers:
+        batch, experts, vmap_experts = CPU_PLAN[model]
         for n in experts:
             methods = [m for m in METHODS if m != "vmap" or n in vmap_experts]
+            methods = [m for m in methods if m != "auto" or model in RESNETS]
             row = {"tower": model, "experts": n, "batch": batch}
+            if args.towers != list(CPU_PLAN):  # a partial re-run: its rows carry their setting
+                row.update(threads=args.threads, load_average_at_start=os.getloadavg())
             row.update(_subprocess(args, "time", model, n, batch, methods))
             for m in methods:
                 mem = _subprocess(args, "memory", model, n, batch, [m])
@@ -199,13 +214,21 @@ def run_gpu(args) -> dict:
         for n in (2, 5, 7):
             for dtype in ("bf16", "fp32"):
                 row = {"tower": model, "experts": n, "batch": 256, "precision": dtype}
-                row.update(_subprocess(args, "time", model, n, 256, METHODS, dtype))
+                methods = [m for m in METHODS if m != "auto"]  # auto is fold on a GPU
+                row.update(_subprocess(args, "time", model, n, 256, methods, dtype))
                 rows.append(row)
     return {"device": torch.cuda.get_device_name(), "repeats": args.repeats, "rows": rows}
 
 
 def _write(path: Path, update: dict) -> None:
+    """Update ``path``; a partial CPU run (``--towers``) replaces only its towers' rows."""
     data = json.loads(path.read_text()) if path.exists() else {}
+    new, old = update.get("cpu"), data.get("cpu")
+    if isinstance(new, dict) and isinstance(old, dict) and "tower" in new["rows"][0]:
+        towers = {r["tower"] for r in new["rows"]}
+        if towers != set(CPU_PLAN):
+            kept = [r for r in old["rows"] if r["tower"] not in towers]
+            update["cpu"] = {**old, "rows": kept + new["rows"]}
     data.update(update)
     path.write_text(json.dumps(data, indent=2) + "\n")
     print(f"wrote {path}")
@@ -217,6 +240,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--towers", type=lambda s: s.split(","), default=list(CPU_PLAN))
     p.add_argument("--worker", choices=("time", "memory"), help=argparse.SUPPRESS)
     p.add_argument("--model", help=argparse.SUPPRESS)
     p.add_argument("--experts", type=int, help=argparse.SUPPRESS)

@@ -119,14 +119,17 @@ def test_layer_scale_avg_pool_and_final_ln_variants():
         assert (linear - reference).abs().max() <= ATOL, mode
 
 
-def test_resnet_tower_is_refused_by_name_and_falls_back_to_vmap():
+def test_unsupported_tower_is_refused_by_name_and_falls_back_to_vmap():
+    # A parameterised activation has no per-sample rule in the ResNet form; vmap still merges it.
     towers = []
     for seed in range(2):
         torch.manual_seed(seed)
-        towers.append(ModifiedResNet((1, 1, 1, 1), output_dim=16, heads=2, image_size=64, width=8))
-    states = stack_states([t.eval().state_dict() for t in towers])
+        tower = ModifiedResNet((1, 1, 1, 1), output_dim=16, heads=2, image_size=64, width=8)
+        tower.layer1[0].act1 = torch.nn.PReLU(init=0.1 + 0.2 * seed)
+        towers.append(tower.eval())
+    states = stack_states([t.state_dict() for t in towers])
     x = torch.randn(2, 3, 64, 64)
-    with pytest.raises(NotImplementedError, match="ModifiedResNet"):
+    with pytest.raises(NotImplementedError, match="ModifiedResNet.*act1.weight"):
         linear_per_sample(towers[0], states, _betas(2, 2), x)
     stack = ExpertStack(towers[0], [t.state_dict() for t in towers])
     images, betas = _images(2, 64), _betas(2, 2)

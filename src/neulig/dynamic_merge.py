@@ -2,11 +2,12 @@
 
 Every granularity runs a real merged network; nothing here averages features. ``static`` and
 ``per_batch`` run :func:`torch.func.functional_call` on one merged state. ``per_sample`` gives
-each input its own merged network: every op of a ViT tower is affine in its parameters, so
-:mod:`neulig.merging.per_sample` re-runs the tower layer by layer over the stacked experts, at
-most the cost of a T-expert ensemble. The original vmap form, which materialises every input's
-whole merged state, stays as ``forward_per_sample_vmap``: the tests' reference and the
-fallback for towers the linear form does not cover (ResNet).
+each input its own merged network: every op of a ViT or ResNet tower is affine in its
+parameters, so :mod:`neulig.merging.per_sample` (ResNets: ``per_sample_resnet``) re-runs the
+tower layer by layer over the stacked experts, at most the cost of a T-expert ensemble. The
+original vmap form, which materialises every input's whole merged state, stays as
+``forward_per_sample_vmap``: the tests' reference and the fallback for towers the linear form
+does not cover.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class ExpertStack:
         if tower is None:
             return self.forward_per_sample_vmap(betas, images, chunk)
         if chunk is None:
-            chunk = self._linear_chunk(tower.mode)
+            chunk = self._linear_chunk(tower)
         betas = betas.to(self.device)
         return torch.cat(
             [
@@ -102,19 +103,10 @@ class ExpertStack:
             ]
         )
 
-    def _linear_chunk(self, mode: str) -> int:
+    def _linear_chunk(self, tower: PerSampleTower) -> int:
         """Inputs per chunk for the linear form, from the memory one input needs at a time."""
-        n_experts = next(iter(self.stacked.values())).shape[0]
-        pos = self.stacked["positional_embedding"]
-        tokens, width = pos.shape[1], pos.shape[2]
-        mlp = max(v.shape[1] for k, v in self.stacked.items() if k.endswith("c_fc.weight"))
-        # beta-scaled input / per-expert outputs (T * width, two live), the MLP hidden layer
-        # before and after the activation, and a few width-sized residual temporaries.
-        per_input = 4 * tokens * (2 * n_experts * width + 2 * mlp + 8 * width)
-        if mode == "layerwise":
-            per_input += 4 * max(v[0].numel() for v in self.stacked.values())
         budget = (8 if self.device.type == "cuda" else 0.5) * 2**30
-        return int(max(1, min(1024, budget // per_input)))
+        return int(max(1, min(1024, budget // tower.per_input_bytes())))
 
     @torch.no_grad()
     def forward_per_sample_vmap(

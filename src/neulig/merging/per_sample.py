@@ -1,4 +1,5 @@
-"""Exact per-sample merging at ensemble cost, for open_clip ViT vision towers.
+"""Exact per-sample merging at ensemble cost, for open_clip ViT vision towers (ResNets:
+:mod:`neulig.merging.per_sample_resnet`, built through the same :class:`PerSampleTower`).
 
 Every parameterised op of the tower is affine in its parameters, so running input i through
 its merged network theta(beta_i) = sum_t beta_it theta_t equals, op by op,
@@ -111,6 +112,16 @@ class PerSampleTower:
     ``fold`` elsewhere. ``fold`` keeps one extra copy of the experts' matrices.
     """
 
+    def __new__(cls, module: nn.Module, stacked: Stacked, mode: str = "auto"):
+        """The one entry point for every tower: ResNets get their own subclass."""
+        from open_clip.modified_resnet import ModifiedResNet
+
+        if cls is PerSampleTower and isinstance(module, ModifiedResNet):
+            from neulig.merging.per_sample_resnet import PerSampleResNet  # imports this module
+
+            cls = PerSampleResNet
+        return super().__new__(cls)
+
     def __init__(self, module: nn.Module, stacked: Stacked, mode: str = "auto"):
         _check_tower(module)
         if mode not in MODES:
@@ -153,6 +164,19 @@ class PerSampleTower:
         unknown = sorted(set(self.vector_keys) - known)
         if unknown:
             raise _unsupported(module, f"parameters {unknown[:5]} have no per-sample rule")
+
+    def per_input_bytes(self) -> int:
+        """Memory one input needs at a time (``ExpertStack`` sizes its chunks from it): the
+        beta-scaled input / per-expert outputs (T * width, two live), the MLP hidden layer
+        before and after the activation, a few width-sized residual temporaries and, in
+        layerwise mode, one layer's weights."""
+        n_experts = self.vectors.shape[0]
+        tokens, width = self.module.positional_embedding.shape
+        mlp = max(op.d_out for k, op in self.ops.items() if k.endswith("c_fc"))
+        per_input = 4 * tokens * (2 * n_experts * width + 2 * mlp + 8 * width)
+        if self.mode == "layerwise":
+            per_input += 4 * max(op.d_in * op.d_out for op in self.ops.values())
+        return per_input
 
     def _mix(self, beta: torch.Tensor) -> dict[str, torch.Tensor]:
         flat = (beta @ self.vectors).split([s.numel() for s in self.vector_shapes], dim=1)
@@ -240,6 +264,6 @@ def linear_per_sample(
     ``mode``: see :class:`PerSampleTower`.
 
     Raises:
-        NotImplementedError: ``module`` is not a ViT tower this form reproduces (e.g. ResNet).
+        NotImplementedError: ``module`` is not a ViT or ResNet tower this form reproduces.
     """
     return PerSampleTower(module, stacked, mode)(betas, x)
