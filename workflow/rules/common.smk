@@ -131,7 +131,9 @@ def get_counterpart_inputs(wildcards):
         "heads": P.results("pretrained", "heads.safetensors"),
     }
     if wildcards.method in PER_INPUT_MERGES:
-        inputs |= {"model": merged, "pretrained": P.checkpoint("pretrained")}
+        pretrained = P.checkpoint("pretrained")
+        inputs |= {"model": merged, "pretrained": pretrained}
+        inputs |= {"pretrained_info": pretrained.replace(".safetensors", ".json")}
         inputs |= {"experts": expert_checkpoints(), "infos": expert_sidecars()}
         inputs |= data_inputs(P.tasks)
     return inputs
@@ -148,8 +150,10 @@ def per_input_args(wildcards, input):
 
 def get_pair_inputs(wildcards):
     tasks = wildcards.combo.split("+")
+    pretrained = P.checkpoint("pretrained")
     return {
-        "pretrained": P.checkpoint("pretrained"),
+        "pretrained": pretrained,
+        "pretrained_info": pretrained.replace(".safetensors", ".json"),
         "pretrained_features": P.features("pretrained"),
         "experts": expert_checkpoints(tasks),
         "infos": expert_sidecars(tasks),
