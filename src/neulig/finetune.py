@@ -9,15 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from neulig import training
 from neulig.models import Head, Preprocess
-from neulig.training import (
-    TrainState,
-    autocast,
-    batch_indices,
-    seed_everything,
-    step_generator,
-    warmup_cosine,
-)
+from neulig.training import TrainState
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +36,7 @@ def finetune_expert(
             ``random_resized_crop``: open_clip's train preprocessing, as the paper's experts).
         state: where to checkpoint the training state for in-job resume (optional).
     """
-    seed_everything(params["seed"])
+    training.seed_everything(params["seed"])
     state = state or TrainState(None, 0)
     visual = visual.to(device).train()
     weight = head.weight.to(device)
@@ -50,19 +44,19 @@ def finetune_expert(
     optimizer = torch.optim.AdamW(
         visual.parameters(), lr=params["lr"], weight_decay=params["weight_decay"]
     )
-    scheduler = warmup_cosine(optimizer, params["warmup_steps"], params["steps"])
+    scheduler = training.warmup_cosine(optimizer, params["warmup_steps"], params["steps"])
     start = state.resume(visual, optimizer, scheduler)
-    batches = batch_indices(
+    batches = training.batch_indices(
         len(images), params["batch_size"], params["steps"], params["seed"], start
     )
     bar = tqdm(batches, total=params["steps"], initial=start, desc="finetune", mininterval=2)
     for step, idx in enumerate(bar, start=start + 1):
         batch = images[idx].to(device)
         if params["augment"] == "random_resized_crop":
-            inputs = prep.random_resized_crop(batch, step_generator(params["seed"], step))
+            inputs = prep.random_resized_crop(batch, training.step_generator(params["seed"], step))
         else:
             inputs = prep(batch)
-        with autocast(device, params):
+        with training.autocast(device, params):
             features = visual(inputs)
         logits = head.scale * F.normalize(features.float(), dim=-1) @ weight.T
         loss = F.cross_entropy(logits, labels[idx].to(device))

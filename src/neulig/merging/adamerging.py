@@ -20,11 +20,12 @@ from neulig.merging.unlabelled import UnlabelledPools, minimise_entropy
 def adamerge(
     ctx: MergeContext,
     layerwise: bool,
-    steps: int,
-    lr: float,
-    batch_size: int,
-    pool: int,
-    init: float,
+    *,
+    steps: int = 100,
+    lr: float = 1e-2,
+    batch_size: int = 16,
+    pool: int = 128,
+    init: float = 0.3,
 ) -> StateDict:
     """The merged state at the learned lambda; ``ctx.diagnostics`` gets the lambdas
     (``{task: float}``, or ``{task: {parameter: float}}`` layer-wise) and the entropy before

@@ -10,17 +10,10 @@ from neulig.merging.state_dict import StateDict
 LABEL = "AdaMerging (layer-wise)"
 
 
-def merge(
-    ctx: MergeContext,
-    steps: int = 100,
-    lr: float = 1e-2,
-    batch_size: int = 16,
-    pool: int = 128,
-    init: float = 0.3,
-) -> StateDict:
+def merge(ctx: MergeContext, **hparams) -> StateDict:
     """theta_0^l + sum_k lambda_k^l tau_k^l for every parameter tensor l, lambda in [0, 1].
 
     Hyper-parameters as in :mod:`neulig.merging.methods.adamerging_task`.
     ``ctx.diagnostics["lambdas"]`` is ``{task: {parameter name: lambda}}``.
     """
-    return adamerge(ctx, True, steps, lr, batch_size, pool, init)
+    return adamerge(ctx, True, **hparams)

@@ -9,14 +9,7 @@ from neulig.merging.state_dict import StateDict
 LABEL = "AdaMerging (task-wise)"
 
 
-def merge(
-    ctx: MergeContext,
-    steps: int = 100,
-    lr: float = 1e-2,
-    batch_size: int = 16,
-    pool: int = 128,
-    init: float = 0.3,
-) -> StateDict:
+def merge(ctx: MergeContext, **hparams) -> StateDict:
     """theta_0 + sum_k lambda_k tau_k, lambda_k in [0, 1] minimising the tasks' test entropy.
 
     The original runs 500 Adam steps at lr 1e-3; the defaults here are a CPU-sized budget
@@ -25,4 +18,4 @@ def merge(
     per task are drawn once; each step takes a random ``batch_size`` of them per task.
     ``ctx.diagnostics["lambdas"]`` is ``{task: lambda}``.
     """
-    return adamerge(ctx, False, steps, lr, batch_size, pool, init)
+    return adamerge(ctx, False, **hparams)
