@@ -12,7 +12,9 @@ from __future__ import annotations
 import copy
 import os
 
-from neulig.config import check_config, load_config
+import yaml
+
+from neulig.config import check_config
 from neulig.errors import ConfigError
 
 
@@ -33,8 +35,6 @@ def member_configs(suite: dict, basedir: str | os.PathLike) -> dict[str, dict]:
     """Member name -> its validated config (base + overrides); each needs its own experiment."""
     schema = f"{basedir}/workflow/schemas/config.schema.yaml"
     with open(f"{basedir}/{suite['base']}") as fh:
-        import yaml
-
         base = yaml.safe_load(fh)
     members = {}
     for name, overrides in expand_seeds(suite).items():
@@ -86,7 +86,6 @@ __all__ = [
     "check_suite",
     "deep_merge",
     "expand_seeds",
-    "load_config",
     "member_configs",
     "replicates",
 ]

@@ -54,6 +54,14 @@ def _merge_context(args, pretrained: str, expert_paths: list[str]):
     return MergeContext(pretrained, experts, arch, data, args.heads, torch_device(args), seed), info
 
 
+def _feature_caches(args):
+    """The pretrained model's and the experts' cached features (``--pretrained-features``,
+    ``--features``)."""
+    from neulig import io
+
+    return io.load_tensors(args.pretrained_features), [io.load_tensors(f) for f in args.features]
+
+
 def counterpart(args) -> None:
     """A merge method at prediction level, with its own coefficients, on the cached features;
     a merge with one network per input (WeMoE) is scored here too."""
@@ -63,8 +71,7 @@ def counterpart(args) -> None:
     from neulig.records import PER_INPUT_MERGES, write_records
 
     info = io.read_json(args.info)
-    pretrained = io.load_tensors(args.pretrained_features)
-    experts = [io.load_tensors(f) for f in args.features]
+    pretrained, experts = _feature_caches(args)
     heads = read_heads(args.heads, info["experts"])  # the merge's task order = the features'
 
     records, routing = [], None
@@ -83,8 +90,7 @@ def pair(args) -> None:
     from neulig.records import write_records
 
     ctx, _ = _merge_context(args, args.pretrained, args.experts)
-    pretrained = io.load_tensors(args.pretrained_features)
-    experts = [io.load_tensors(f) for f in args.features]
+    pretrained, experts = _feature_caches(args)
     heads = read_heads(args.heads, list(ctx.experts))
     records, info = pair_records(args.method, ctx, args.params, pretrained, experts, heads)
     write_records(args.out, records)
