@@ -19,7 +19,7 @@ NOISE_STD = 8.0
 
 SHAPES = ("circle", "square", "triangle", "star", "cross", "diamond", "ring", "hexagon")
 LETTERS = tuple("ABCDEFGHIJ")
-GRATING_ANGLES = tuple(i * 180 / 8 for i in range(8))
+GRATING_ANGLES = tuple(i * 180 / 12 for i in range(12))
 
 
 def _colours(rng: np.random.Generator) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -87,6 +87,11 @@ def shapes(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[s
 
 
 def gratings(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Gabor patches: a grating under a Gaussian window of random position, size and contrast.
+
+    Twelve orientations 15 degrees apart (jitter +-4): full-frame gratings at 22.5 degrees were
+    saturated (zero-shot 99.5 %, every method 98-100 %) and could not separate methods.
+    """
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n) % len(GRATING_ANGLES))
     coords = (np.arange(size, dtype=np.float32) + 0.5) / size
@@ -94,13 +99,16 @@ def gratings(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray, list
     images = np.empty((n, size, size, 3), dtype=np.uint8)
     for i, label in enumerate(labels):
         theta = math.radians(GRATING_ANGLES[label] + rng.uniform(-4, 4))
-        cycles = rng.uniform(2.0, 4.5)
+        cycles = rng.uniform(2.5, 6.0)
         phase = rng.uniform(0, 2 * math.pi)
-        wave = 0.5 + 0.5 * np.sin(
-            2 * math.pi * cycles * (xx * math.cos(theta) + yy * math.sin(theta)) + phase
-        )
+        wave = np.sin(2 * math.pi * cycles * (xx * math.cos(theta) + yy * math.sin(theta)) + phase)
+        cx, cy = rng.uniform(0.3, 0.7, size=2)
+        sigma = rng.uniform(0.15, 0.28)
+        window = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma**2))
+        contrast = rng.uniform(0.5, 1.0)
+        level = 0.5 + 0.5 * contrast * window * wave
         bg, fg = _colours(rng)
-        image = np.asarray(bg, np.float32) + wave[..., None] * (
+        image = np.asarray(bg, np.float32) + level[..., None] * (
             np.subtract(fg, bg, dtype=np.float32)
         )
         image = image + rng.normal(0.0, NOISE_STD, size=image.shape)
