@@ -80,6 +80,27 @@ def test_over_seeds_mean_sd_and_t_interval():
         for i in range(3)
     }
     gaps = {f"s{i}": pd.DataFrame({"n_models": [5], "gap": [0.1 * i]}) for i in range(3)}
-    table = summary(per_seed(levels, gaps))
+    accuracies = {
+        f"s{i}": pd.DataFrame(
+            {
+                "method": ["Zero-shot (pretrained)", "TA"],
+                "kind": ["zero_shot", "merge"],
+                "Average": [50.0 + 2 * i, 0.0],
+            }
+        )
+        for i in range(3)
+    }
+    table = summary(per_seed(levels, gaps, accuracies))
     assert table.loc["TA: Mer.", "mean"] == 61.0 and table.loc["TA: Gap", "sd"] == 1.0
     assert table.loc["NeuLig gap, 5 models", "mean"] == 0.1
+    assert table.loc["Zero-shot (pretrained)", "mean"] == 52.0 and "TA" not in table.index
+
+
+def test_regime_line_checks_the_papers_vit_ordering_on_the_means():
+    from neulig.reporting.sections.seeds import REGIME, regime_line
+
+    rising = pd.DataFrame({"mean": [50.0, 60.0, 61.0, 62.0, 90.0]}, index=list(REGIME))
+    assert "ordering on the means holds" in regime_line(rising)
+    tie = rising.assign(mean=[50.0, 60.0, 60.0, 62.0, 90.0])  # TA chose averaging's 1/T
+    assert "does not hold" in regime_line(tie) and "Task arithmetic 60.00" in regime_line(tie)
+    assert regime_line(rising.iloc[:3]) == ""

@@ -35,6 +35,7 @@ workflow.ruleorder(*[f"{m}_download_dataset" for m in MEMBERS])
 rule suite_report:
     input:
         reports=[f"{REPORTS[m]}/accuracy.md" for m in MEMBERS],
+        accuracies=[f"{REPORTS[m]}/accuracy.csv" for m in MEMBERS],
         levels=[f"{REPORTS[m]}/levels.csv" for m in MEMBERS],
         gaps=[f"{REPORTS[m]}/neulig_gap.csv" for m in MEMBERS],
     output:
@@ -68,7 +69,7 @@ rule suite_report:
         title=shlex.quote(config["report"]["title"]),
     shell:
         "neulig suite-report --members {params.members} --reports {input.reports}"
-        " --levels {input.levels} --gaps {input.gaps} --params {params.args} --title {params.title}"
+        " --accuracies {input.accuracies} --levels {input.levels} --gaps {input.gaps} --params {params.args} --title {params.title}"
         " --out-table1 {output.table1} --out-seeds {output.seeds} --out {output.md} > {log} 2>&1"
 
 

@@ -72,7 +72,17 @@ STEPS = {
     "align-expert": (align_expert, ["reference", "other", "data+", "out"]),
     "suite-report": (
         suite_report,
-        ["members+", "reports+", "levels+", "gaps+", "title", "out-table1", "out-seeds", "out"],
+        [
+            "members+",
+            "reports+",
+            "accuracies+",
+            "levels+",
+            "gaps+",
+            "title",
+            "out-table1",
+            "out-seeds",
+            "out",
+        ],
     ),
     "report": (report, ["records+", "compared-records*", "betas*", "merge-info*", "out-dir"]),
     "mudsc-miniature": (

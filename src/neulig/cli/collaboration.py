@@ -212,5 +212,6 @@ def suite_report(args) -> None:
     """The suite's comparison of its members: Table 1 and links to every member's report."""
     from neulig.reporting.suite import write_suite_report
 
-    write_suite_report(args.members, args.reports, args.levels, args.gaps, args.params,
-                       args.title, args.out_table1, args.out_seeds, args.out)  # fmt: skip
+    tables = (args.reports, args.accuracies, args.levels, args.gaps)
+    outs = (args.out_table1, args.out_seeds, args.out)
+    write_suite_report(args.members, *tables, args.params, args.title, *outs)

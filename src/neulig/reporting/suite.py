@@ -21,6 +21,7 @@ from neulig.reporting.tables import write_csv, write_text
 def write_suite_report(
     members: list[str],
     reports: list[str],
+    accuracies: list[str],
     levels: list[str],
     gaps: list[str],
     params: dict,
@@ -29,27 +30,29 @@ def write_suite_report(
     out_seeds: str | os.PathLike,
     out: str | os.PathLike,
 ) -> None:
-    """``reports``/``levels``/``gaps``: each member's accuracy.md, levels.csv and
-    neulig_gap.csv, in ``members`` order; ``params``: ``table1`` (column title -> member) and
-    ``replicates`` (member -> its runs over seeds)."""
+    """``reports``/``accuracies``/``levels``/``gaps``: each member's accuracy.md, accuracy.csv,
+    levels.csv and neulig_gap.csv, in ``members`` order; ``params``: ``table1`` (column title
+    -> member) and ``replicates`` (member -> its runs over seeds)."""
     levels_of = {m: read_levels(p) for m, p in zip(members, levels, strict=True)}
     gaps_of = {m: pd.read_csv(p) for m, p in zip(members, gaps, strict=True)}
+    accuracy_of = {m: pd.read_csv(p) for m, p in zip(members, accuracies, strict=True)}
     table = table1({column: levels_of[m] for column, m in params["table1"].items()})
     write_csv(Path(out_table1), table)
     text = f"# {title}\n\n" + table1_markdown(table)
     text += model_counts_markdown(model_counts(gaps_of)) + _seeds(
-        params, levels_of, gaps_of, out_seeds
+        params, (levels_of, gaps_of, accuracy_of), out_seeds
     )
     text += "\n## Every member's report\n\n"
     text += "".join(f"- {m}: `{p}`\n" for m, p in zip(members, reports, strict=True))
     write_text(Path(out), text)
 
 
-def _seeds(params: dict, levels_of: dict, gaps_of: dict, out: str | os.PathLike) -> str:
-    """The over-seeds section of every replicated member; per-seed values to ``out``."""
+def _seeds(params: dict, tables: tuple[dict, dict, dict], out: str | os.PathLike) -> str:
+    """The over-seeds section of every replicated member; per-seed values to ``out``.
+    ``tables``: run -> levels table, run -> NeuLig gaps, run -> accuracy table."""
     text, frames = "", []
     for member, runs in params.get("replicates", {}).items():
-        long = seeds.per_seed({r: levels_of[r] for r in runs}, {r: gaps_of[r] for r in runs})
+        long = seeds.per_seed(*({r: t[r] for r in runs} for t in tables))
         frames.append(long.assign(member=member))
         text += seeds.seeds_markdown(member, seeds.summary(long))
     columns = ["member", "run", "quantity", "value"]

@@ -1,10 +1,12 @@
 """Numbers over seeds: each suite member run once per seed, summarised as mean, standard
-deviation and a 95% confidence interval (Student's t over seeds) for the merging-vs-ensembling
-table's averages and NeuLig's gap per model count. Per-seed values go to the CSV beside it.
+deviation and a 95% confidence interval (Student's t over seeds) for the zero-shot model and the
+experts, the merging-vs-ensembling table's averages and NeuLig's gap per model count. Per-seed
+values go to the CSV beside it.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pandas as pd
@@ -21,10 +23,29 @@ def interval(values: pd.Series) -> dict[str, float]:
     return {"mean": float(values.mean()), "sd": sd, "ci95": half, "seeds": n}
 
 
-def per_seed(levels: dict[str, pd.DataFrame], gaps: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Long table: one row per (seed run, quantity): every method's average Mer. and Gap, and
-    NeuLig's gap per model count."""
+# The NeuLig paper's ViT-B/32 regime on the task average (its Table 2(b)): each below the next.
+REGIME = (
+    "Zero-shot (pretrained)",
+    "Weight averaging: Mer.",
+    "Task arithmetic: Mer.",
+    "TIES merging: Mer.",
+    "Fine-tuned experts (own task)",
+)
+SINGLE_MODELS = ("zero_shot", "expert")
+
+
+def per_seed(
+    levels: dict[str, pd.DataFrame],
+    gaps: dict[str, pd.DataFrame],
+    accuracies: dict[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    """Long table: one row per (seed run, quantity): the zero-shot model's and the experts'
+    average accuracy (from ``accuracies``, each run's accuracy.csv), every method's average Mer.
+    and Gap, and NeuLig's gap per model count."""
     rows = []
+    for run, table in (accuracies or {}).items():
+        for _, row in table[table["kind"].isin(SINGLE_MODELS)].iterrows():
+            rows.append({"run": run, "quantity": row["method"], "value": row["Average"]})
     for run, table in levels.items():
         for method, row in table["Average"].iterrows():
             rows.append({"run": run, "quantity": f"{method}: Mer.", "value": row["Mer."]})
@@ -42,9 +63,21 @@ def summary(long: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(order).round(3)
 
 
+def regime_line(table: pd.DataFrame) -> str:
+    """Whether the means follow the paper's ViT-B/32 ordering (zero-shot < averaging < task
+    arithmetic < TIES < experts), with the numbers; empty when a quantity is missing."""
+    if not set(REGIME) <= set(table.index):
+        return ""
+    means = [float(table.loc[q, "mean"]) for q in REGIME]
+    holds = all(a < b for a, b in itertools.pairwise(means))
+    chain = " < ".join(f"{q.split(':')[0]} {m:.2f}" for q, m in zip(REGIME, means, strict=True))
+    verdict = "holds" if holds else "does not hold"
+    return f"The paper's ViT-B/32 ordering on the means {verdict}: {chain}.\n\n"
+
+
 def seeds_markdown(name: str, table: pd.DataFrame) -> str:
     text = f"\n## Over seeds: {name}\n\n"
     text += "Mean, sample standard deviation and 95% confidence interval half-width (Student's "
-    text += "t) over the seeds of each quantity; Gap = Mer. - Ens.\n\n"
+    text += "t) over the seeds of each quantity; Gap = Mer. - Ens.\n\n" + regime_line(table)
     flat = table.astype(object).where(table.notna(), None)
     return text + flat.to_markdown(floatfmt=".2f", missingval="-") + "\n"
