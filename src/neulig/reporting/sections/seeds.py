@@ -70,7 +70,9 @@ def regime_line(table: pd.DataFrame) -> str:
         return ""
     means = [float(table.loc[q, "mean"]) for q in REGIME]
     holds = all(a < b for a, b in itertools.pairwise(means))
-    chain = " < ".join(f"{q.split(':')[0]} {m:.2f}" for q, m in zip(REGIME, means, strict=True))
+    chain = f"{REGIME[0]} {means[0]:.2f}"
+    for (a, b), name in zip(itertools.pairwise(means), REGIME[1:], strict=True):
+        chain += f" {'<' if a < b else '>='} {name.split(':')[0]} {b:.2f}"
     verdict = "holds" if holds else "does not hold"
     return f"The paper's ViT-B/32 ordering on the means {verdict}: {chain}.\n\n"
 
