@@ -208,16 +208,34 @@ def run_cpu(args) -> dict:
     }
 
 
-def run_gpu(args) -> dict:
-    rows = []
-    for model in (TINY, VITB):
+GPU_TOWERS = (TINY, VITB, RN50)
+GPU_HOW = (
+    "python benchmarks/per_sample.py --device cuda: per row a fresh subprocess times every "
+    "method interleaved (median of the repeats after a warm-up), batch 256, random towers; "
+    "rows present in the file are kept, so the plan may be filled over several leases"
+)
+
+
+def run_gpu(args, done: list[dict]) -> dict:
+    """Every (tower, T, precision) of the GPU plan; rows already in ``done`` are kept as they
+    are, so a short device lease can fill the plan over several calls."""
+    have = {(r["tower"], r["experts"], r["precision"]) for r in done if "error" not in r}
+    rows = [r for r in done if (r["tower"], r["experts"], r["precision"]) in have]
+    for model in [t for t in args.towers if t in GPU_TOWERS] or GPU_TOWERS:
         for n in (2, 5, 7):
             for dtype in ("bf16", "fp32"):
+                if (model, n, dtype) in have:
+                    continue
                 row = {"tower": model, "experts": n, "batch": 256, "precision": dtype}
                 methods = [m for m in METHODS if m != "auto"]  # auto is fold on a GPU
                 row.update(_subprocess(args, "time", model, n, 256, methods, dtype))
                 rows.append(row)
-    return {"device": torch.cuda.get_device_name(), "repeats": args.repeats, "rows": rows}
+    order = {t: i for i, t in enumerate(GPU_TOWERS)}
+    rows.sort(key=lambda r: (order[r["tower"]], r["experts"], r["precision"]))
+    props = torch.cuda.get_device_properties(0)
+    device = f"{props.name} ({props.total_memory // 2**20} MiB), torch {torch.__version__}"
+    device += f", open_clip {open_clip.__version__}"
+    return {"device": device, "repeats": args.repeats, "rows": rows}
 
 
 def _write(path: Path, update: dict) -> None:
@@ -261,7 +279,9 @@ def main() -> None:
     elif not torch.cuda.is_available():
         _write(args.out or bench / "per_sample.json", {"gpu": "not run: no CUDA device"})
     else:
-        _write(args.out or bench / "per_sample_gpu.json", {"gpu": run_gpu(args)})
+        path = args.out or bench / "per_sample_gpu.json"
+        done = json.loads(path.read_text())["gpu"]["rows"] if path.exists() else []
+        _write(path, {"gpu": {**run_gpu(args, done), "how": GPU_HOW}})
 
 
 if __name__ == "__main__":
