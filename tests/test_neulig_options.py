@@ -3,16 +3,20 @@ evaluation order, label-free router selection, and L_a's offsets over the whole 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch import nn
 
 from neulig.dynamic_merge import ExpertStack
+from neulig.evaluate import accuracy
 from neulig.ligand import Portland, TaskFeatures, offset_keys, parameter_offsets, train_router
 from neulig.ligand.granularities import merged_features
 from neulig.ligand.router import entropy_loss, fuse, router_schedule, selection_scores
-from neulig.ligand.run import eval_order
+from neulig.ligand.run import eval_order, fit_router, temperatures
 from neulig.models import Head
+from neulig.reporting.sections.neulig import temperature_line
 
 PARAMS = {
     "seed": 0,
@@ -136,3 +140,61 @@ def test_offsets_over_the_state_dict_add_batchnorm_buffers():
 
 def test_vit_offsets_are_the_same_either_way(towers):
     assert offset_keys(towers[0], "parameters") == offset_keys(towers[0], "state")
+
+
+class _CubedBetaStack:
+    """A stand-in for ExpertStack whose "merge" weighs each expert's features by beta cubed,
+    so a soft beta loses accuracy as a merge of experts from different basins does."""
+
+    def forward_per_sample(self, betas, z):
+        return (betas**3 / (betas**3).sum(-1, keepdim=True)).unsqueeze(-1).mul(z).sum(1)
+
+
+def _val_tasks(val: dict[str, TaskFeatures]) -> dict:
+    """Packed-task stand-ins whose val "images" are the features the fake stack mixes."""
+    split = {t: SimpleNamespace(tensors=lambda d=d: (d.features, d.labels)) for t, d in val.items()}
+    return {t: SimpleNamespace(splits={"val": s}) for t, s in split.items()}
+
+
+def _merge_accuracy(router, stack, val, heads) -> float:
+    accs = [
+        accuracy(heads[t](stack.forward_per_sample(router(d.features), d.features)), d.labels)
+        for t, d in val.items()
+    ]
+    return sum(accs) / len(accs)
+
+
+def test_a_temperature_list_keeps_the_best_val_merge():
+    train, heads = _task_data({"a": 200, "b": 200})
+    val, _ = _task_data({"a": 100, "b": 100}, seed=1)
+    split, tasks = {"train": train, "val": val}, _val_tasks(val)
+    stack, grid = _CubedBetaStack(), [0.25, 1.0, 4.0]
+
+    def fit(temperature):
+        params = {**PARAMS, "temperature": temperature}
+        return fit_router(split, heads, torch.zeros(2), params, "cpu", stack, tasks)
+
+    singles = [fit(t) for t in grid]
+    assert all("temperature" not in info for _, info in singles)  # one value: nothing scored
+    scores = [_merge_accuracy(router, stack, val, heads) for router, _ in singles]
+    assert len(set(scores)) > 1  # the temperature matters in this setting
+    router, info = fit(grid)
+    best = scores.index(max(scores))
+    assert best == 2  # not the first: the selection is tested, not the order
+    assert info["temperature"] == grid[best] and router.temperature == grid[best]
+    tried = {str(t): round(s, 4) for t, s in zip(grid, scores, strict=True)}
+    assert info["val_merge_accuracy"] == tried
+    assert torch.equal(router.linear.weight, singles[best][0].linear.weight)
+    assert temperatures({"temperature": 0.5}) == [0.5]
+
+
+def test_the_report_says_which_temperature_each_combination_ran_with():
+    betas = [
+        {"combo": "a+b", "temperature": 0.25},
+        {"combo": "a+c", "temperature": 0.25},
+        {"combo": "a+b+c", "temperature": 0.5},
+    ]
+    line = temperature_line(betas)
+    assert "0.25 in 2 of 3, 0.5 in 1 of 3; 3 models: 0.5" in line
+    assert temperature_line(betas[:2]) == "Router temperature: 0.25 in every combination.\n\n"
+    assert temperature_line([{"combo": "a+b"}]) == ""  # routers from before it was recorded

@@ -120,14 +120,15 @@ def route(args) -> None:
     """Train NeuLig's router over a combination of experts and score every merge granularity."""
     from neulig import io
     from neulig.evaluate import read_heads
-    from neulig.ligand.run import run_neulig
+    from neulig.ligand.run import run_neulig, temperatures
     from neulig.records import write_records
 
     names = args.combo.split("+")
     states, infos = zip(*(io.load_checkpoint(e) for e in args.experts), strict=True)
     if [i["task"] for i in infos] != names or len(args.features) != len(names):
         raise ConfigError(f"combination {args.combo}: experts {args.experts} do not match it")
-    tasks = {t.name: t for t in load_tasks(args.data, ("test",))}
+    splits = ("val", "test") if len(temperatures(args.params)) > 1 else ("test",)
+    tasks = {t.name: t for t in load_tasks(args.data, splits)}
     result = run_neulig(
         args.combo,
         list(states),

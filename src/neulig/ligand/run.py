@@ -62,6 +62,48 @@ def _merge_records(stack, task, head, coefficients, params: dict, common: dict) 
     return records
 
 
+def temperatures(params: dict) -> list[float]:
+    """The router temperatures to try: ``temperature`` is one value or a list."""
+    value = params["temperature"]
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+@torch.no_grad()
+def val_merge_accuracy(router, stack, tasks: dict, val: dict[str, TaskFeatures], heads) -> float:
+    """Task-average val accuracy of the per-sample merge, the model NeuLig deploys."""
+    accs = []
+    for name, task in tasks.items():
+        images, labels = task.splits["val"].tensors()
+        accs.append(
+            accuracy(
+                heads[name](stack.forward_per_sample(router(val[name].features), images)), labels
+            )
+        )
+    return sum(accs) / len(accs)
+
+
+def fit_router(split: dict, heads: dict, offsets, params: dict, device, stack, tasks: dict):
+    """Train the router; with several temperatures, one per value, keeping the one whose
+    per-sample merge is most accurate on val (the first on ties). A low temperature makes beta
+    nearly one-hot, so merging experts from different basins loses little, but it can also
+    leave a task on the wrong expert; val decides per combination."""
+    values = temperatures(params)
+    fits = [
+        train_router(
+            split["train"], split["val"], heads, offsets, {**params, "temperature": t}, device
+        )
+        for t in values
+    ]
+    if len(fits) == 1:
+        return fits[0]
+    scores = [val_merge_accuracy(router, stack, tasks, split["val"], heads) for router, _ in fits]
+    best = scores.index(max(scores))
+    log.info("temperature %s kept (val per-sample merge %s)", values[best], scores)
+    router, info = fits[best]
+    tried = {str(t): round(a, 4) for t, a in zip(values, scores, strict=True)}
+    return router, {**info, "temperature": values[best], "val_merge_accuracy": tried}
+
+
 def run_neulig(
     combo: str,
     states: list[StateDict],
@@ -73,7 +115,8 @@ def run_neulig(
     device: torch.device,
 ) -> RouteResult:
     """``states``/``cached``: the experts' checkpoints and feature caches, in ``tasks`` order
-    (``tasks`` maps task names to packed tasks with a loaded test split)."""
+    (``tasks`` maps task names to packed tasks with a loaded test split, and val too when
+    several temperatures are tried)."""
     from neulig.dynamic_merge import ExpertStack
     from neulig.models import create_vision_tower
 
@@ -81,13 +124,13 @@ def run_neulig(
     split = {s: {t: stack_features(cached, t, s) for t in names} for s in ("train", "val", "test")}
     tower = create_vision_tower(architecture)
     offsets = parameter_offsets(states, offset_keys(tower, params["offsets"]))
-    router, info = train_router(split["train"], split["val"], heads, offsets, params, device)
+    stack = ExpertStack(tower, states, device)
+    router, info = fit_router(split, heads, offsets, params, device, stack, tasks)
     with torch.no_grad():
         test_betas = {t: router(d.features) for t, d in split["test"].items()}
         per_task, global_beta = static_betas(
             {t: router(d.features) for t, d in split["val"].items()}
         )
-    stack = ExpertStack(tower, states, device)
     common = {"model": f"neulig_{combo}", "kind": "neulig", "combo": combo, "n_models": len(names),
               "variant": params["loss"]}  # fmt: skip
     records = [
@@ -103,6 +146,7 @@ def run_neulig(
     betas = {
         "combo": combo,
         "experts": names,
+        "temperature": router.temperature,
         "mean_beta": {
             t: [round(x, 4) for x in b.mean(dim=0).tolist()] for t, b in test_betas.items()
         },

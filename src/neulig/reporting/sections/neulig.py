@@ -100,11 +100,28 @@ def plot_betas(betas: list[dict], path: Path) -> None:
     save_figure(fig, path)
 
 
-def neulig_markdown(gaps: pd.DataFrame) -> str:
+def temperature_line(betas: list[dict]) -> str:
+    """Which router temperature each combination ran with (chosen on val when a list was
+    given); empty for routers written before the temperature was recorded."""
+    used = {b["combo"]: b["temperature"] for b in betas if "temperature" in b}
+    if not used:
+        return ""
+    counts = pd.Series(used).value_counts().sort_index()
+    if len(counts) == 1:
+        return f"Router temperature: {counts.index[0]:g} in every combination.\n\n"
+    shares = ", ".join(f"{t:g} in {n} of {len(used)}" for t, n in counts.items())
+    largest = max(used, key=lambda combo: combo.count("+"))
+    return (
+        f"Router temperature, chosen on val per combination (the most accurate per-sample "
+        f"merge): {shares}; {largest.count('+') + 1} models: {used[largest]:g}.\n\n"
+    )
+
+
+def neulig_markdown(gaps: pd.DataFrame, betas: list[dict]) -> str:
     text = "\n## NeuLig merging vs ensembling by number of models\n\n"
     text += "Average over each combination's tasks; gap = per-sample merge - ensemble (points).\n\n"
-    text += gap_summary(gaps).to_markdown(floatfmt=".2f") + "\n\n" + NOTES
-    return text
+    text += gap_summary(gaps).to_markdown(floatfmt=".2f") + "\n\n" + temperature_line(betas)
+    return text + NOTES
 
 
 def write_section(gaps: pd.DataFrame, betas: list[dict], out: Path) -> str:
@@ -115,4 +132,4 @@ def write_section(gaps: pd.DataFrame, betas: list[dict], out: Path) -> str:
     plot_model_counts(gaps, out / "neulig_model_counts.png")
     plot_gaps(gaps, out / "neulig_gap.png")
     plot_betas(betas, out / "neulig_beta.png")
-    return neulig_markdown(gaps)
+    return neulig_markdown(gaps, betas)
