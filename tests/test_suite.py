@@ -50,7 +50,7 @@ def test_the_seeded_profiles_run_each_seed_as_its_own_experiment():
     seeds = members("config/seeds.yaml")
     assert {m: (c["experiment"], c["seed"]) for m, c in seeds.items()} == {
         "tiny": ("tiny", 0),  # make run's experiment: seed 0 is reused, not rerun
-        **{f"tinys{s}": (f"tiny-s{s}", s) for s in range(1, 5)},
+        **{f"tinys{s}": (f"tiny-s{s}", s) for s in range(1, 4)},
     }
     small = members("config/small.yaml")
     assert [c["seed"] for c in small.values()] == [0, 1, 2]
