@@ -12,7 +12,7 @@ import torch
 
 from neulig.models import create_clip
 
-from .workflow_helpers import TEST_CONFIG, git_dvc_repo, sh, snakemake
+from .workflow_helpers import BARE_ENV, TEST_CONFIG, git_dvc_repo, sh, snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = "NeuLig-Tiny-ViT-32"
@@ -44,7 +44,7 @@ def tiny_run(tmp_path_factory) -> Path:
     repo = git_dvc_repo(base / "repo", remote=base / "remote")
     (repo / "config").mkdir()
     shutil.copy(TEST_CONFIG, repo / "config" / "config.yaml")
-    snakemake("--cores", "2", cwd=repo)
+    snakemake("--cores", "2", cwd=repo, env=BARE_ENV)  # rules find the CLI all the same
     sh("git", "add", "-A", cwd=repo)
     sh("git", "commit", "-qm", "run", cwd=repo)
     sh("dvc", "push", "-q", cwd=repo)

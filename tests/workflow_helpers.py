@@ -15,6 +15,13 @@ TEST_CONFIG = ROOT / ".test" / "config" / "config.yaml"
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+# As a user who runs .venv/bin/snakemake without activating the venv: the CLI is not on PATH.
+BARE_ENV = {
+    **os.environ,
+    "PATH": os.pathsep.join(
+        p for p in os.environ["PATH"].split(os.pathsep) if Path(p).resolve() != BIN.resolve()
+    ),
+}
 
 
 def snakemake(
