@@ -11,7 +11,9 @@ min_version("9.0")
 
 # Rules call the `neulig` CLI (and DVC) installed beside this Snakemake, so
 # `.venv/bin/snakemake` works without an activated venv; `--sdm conda` jobs put their own first.
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+os.environ["PATH"] = os.pathsep.join(
+    [str(Path(sys.executable).parent), os.environ["PATH"]]
+)
 
 
 # A --configfile on the command line (e.g. config/paper.yaml) replaces the offline default
