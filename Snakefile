@@ -1,19 +1,13 @@
 # Multi-level model collaboration: download -> pretrain -> finetune -> merge / ensemble
 # -> evaluate -> report. Logic lives in the `neulig` package; rules call its CLI.
-import os
-import sys
-from pathlib import Path
-
 from snakemake.utils import min_version
-from neulig.config import check_config
+from neulig.config import check_config, put_cli_on_path
 
 min_version("9.0")
 
 # Rules call the `neulig` CLI (and DVC) installed beside this Snakemake, so
-# `.venv/bin/snakemake` works without an activated venv; `--sdm conda` jobs put their own first.
-os.environ["PATH"] = os.pathsep.join(
-    [str(Path(sys.executable).parent), os.environ["PATH"]]
-)
+# `.venv/bin/snakemake` works without an activated venv.
+put_cli_on_path()
 
 
 # A --configfile on the command line (e.g. config/paper.yaml) replaces the offline default

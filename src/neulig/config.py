@@ -22,6 +22,15 @@ from neulig.errors import ConfigError
 MERGE_METHODS_DIR = Path(__file__).parent / "merging" / "methods"
 
 
+def put_cli_on_path() -> None:
+    """Put this interpreter's script folder (a venv's ``bin``, where ``neulig`` and ``dvc``
+    live) first on PATH for the jobs Snakemake starts; ``--sdm conda`` jobs put their own
+    environment before it."""
+    import sys
+
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+
+
 def merge_method_names() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules([str(MERGE_METHODS_DIR)]))
 
