@@ -219,8 +219,8 @@ GPU_HOW = (
 def run_gpu(args, done: list[dict]) -> dict:
     """Every (tower, T, precision) of the GPU plan; rows already in ``done`` are kept as they
     are, so a short device lease can fill the plan over several calls."""
-    have = {(r["tower"], r["experts"], r["precision"]) for r in done if "error" not in r}
-    rows = [r for r in done if (r["tower"], r["experts"], r["precision"]) in have]
+    rows = [r for r in done if "error" not in r]
+    have = {(r["tower"], r["experts"], r["precision"]) for r in rows}
     for model in [t for t in args.towers if t in GPU_TOWERS] or GPU_TOWERS:
         for n in (2, 5, 7):
             for dtype in ("bf16", "fp32"):
