@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import os
 import pkgutil
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -26,8 +27,6 @@ def put_cli_on_path() -> None:
     """Put this interpreter's script folder (a venv's ``bin``, where ``neulig`` and ``dvc``
     live) first on PATH for the jobs Snakemake starts; ``--sdm conda`` jobs put their own
     environment before it."""
-    import sys
-
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
 
 
