@@ -27,8 +27,11 @@ from neulig.training import (
 log = logging.getLogger(__name__)
 
 
-def captioned_pool(tasks: list[Task], tokenizer) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """All pretrain images, and for each image the token ids of every caption template."""
+Pool = tuple[torch.Tensor, torch.Tensor]  # uint8 images [N, H, W, 3], tokens [N, captions, ctx]
+
+
+def captioned_pool(tasks: list[Task], tokenizer) -> Pool:
+    """All tasks' pretrain images, and for each image the token ids of every caption template."""
     images, captions = [], []
     for task in tasks:
         split = task.splits["pretrain"]
@@ -38,19 +41,38 @@ def captioned_pool(tasks: list[Task], tokenizer) -> tuple[torch.Tensor, torch.Te
         images.append(torch.from_numpy(split.images))
         captions.append(tokens[torch.from_numpy(split.labels)])
     n_templates = min(c.shape[1] for c in captions)
-    captions = torch.cat([c[:, :n_templates] for c in captions])
-    return torch.cat(images), captions, torch.tensor(n_templates)
+    return torch.cat(images), torch.cat([c[:, :n_templates] for c in captions])
+
+
+def world_pool(spec: dict, size: int, seed: int, tokenizer) -> Pool:
+    """The broad captioned world of :mod:`neulig.data.world` (disjoint from every task)."""
+    from neulig.data.world import world_pool as draw
+
+    images, captions = draw(spec, size, seed)
+    tokens = tokenizer([c for per_image in captions for c in per_image])
+    return torch.from_numpy(images), tokens.view(len(captions), len(captions[0]), -1)
+
+
+def pretraining_pool(model_name: str, recipe: dict, tasks: list[Task]) -> Pool:
+    """The recipe's ``world`` pool when it has one, else the tasks' ``pretrain`` slices."""
+    from neulig.models import _open_clip
+
+    tokenizer = create_tokenizer(model_name)
+    if recipe.get("world"):
+        size = _open_clip().get_model_config(model_name)["vision_cfg"]["image_size"]
+        return world_pool(recipe["world"], size, recipe["seed"], tokenizer)
+    return captioned_pool(tasks, tokenizer)
 
 
 def pretrain_clip(
-    tasks: list[Task],
+    pool: Pool,
     model_name: str,
     params: dict,
     device: torch.device,
     state: TrainState | None = None,
     locked_text: dict[str, torch.Tensor] | None = None,
 ) -> torch.nn.Module:
-    """Train a CLIP from scratch with :class:`open_clip.ClipLoss` on captioned images.
+    """Train a CLIP from scratch with :class:`open_clip.ClipLoss` on a captioned pool.
 
     With ``locked_text`` (another CLIP's non-visual parameters) only a freshly initialised
     vision tower learns, against that frozen text tower (LiT-style): its experts then share the
@@ -65,8 +87,7 @@ def pretrain_clip(
         model.load_state_dict(locked_text, strict=False)
         for name, param in model.named_parameters():
             param.requires_grad_(name.startswith("visual."))
-    tokenizer = create_tokenizer(model_name)
-    images, captions, n_templates = captioned_pool(tasks, tokenizer)
+    images, captions = pool
     prep = Preprocess.for_tower(model.visual)
     loss_fn = open_clip.ClipLoss()
     optimizer = torch.optim.AdamW(
@@ -79,7 +100,7 @@ def pretrain_clip(
     batches = batch_indices(len(images), params["batch_size"], params["steps"], seed, start)
     bar = tqdm(batches, total=params["steps"], initial=start, desc="pretrain", mininterval=2)
     for step, idx in enumerate(bar, start=start + 1):
-        choice = torch.randint(int(n_templates), (len(idx),), generator=step_generator(seed, step))
+        choice = torch.randint(captions.shape[1], (len(idx),), generator=step_generator(seed, step))
         text = captions[idx, choice].to(device)
         with autocast(device, params):
             image_features, text_features, logit_scale = model(prep(images[idx].to(device)), text)
@@ -114,7 +135,8 @@ def provide_pretrained(
     from neulig.models import build_head
 
     if params["pretrained"] in SCRATCH_TAGS:
-        model = pretrain_clip(tasks, params["model"], params["recipe"], device, state)
+        pool = pretraining_pool(params["model"], params["recipe"], tasks)
+        model = pretrain_clip(pool, params["model"], params["recipe"], device, state)
     else:
         model = load_pretrained(params["model"], params["pretrained"])
     model = model.cpu().eval()

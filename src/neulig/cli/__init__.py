@@ -27,7 +27,7 @@ from neulig.cli.collaboration import (
     suite_report,
 )
 from neulig.cli.mudsc import mudsc_miniature, mudsc_report
-from neulig.cli.training import download, finetune, pretrain, pretrain_vision
+from neulig.cli.training import download, export_clip, finetune, pretrain, pretrain_vision
 from neulig.errors import ArtifactError, ConfigError
 
 log = logging.getLogger("neulig")
@@ -37,6 +37,7 @@ STEPS = {
     "download": (download, ["task", "out"]),
     "pretrain": (pretrain, ["data+", "out", "out-heads", "out-text"]),
     "pretrain-vision": (pretrain_vision, ["data+", "text", "out"]),
+    "export-clip": (export_clip, ["vision", "text", "out"]),
     "finetune": (finetune, ["data", "pretrained", "heads", "out"]),
     "evaluate": (evaluate, ["model", "data+", "splits+", "heads", "name", "out-features", "out"]),
     "merge": (merge, ["method", "pretrained", "experts+", "data+", "heads", "out"]),

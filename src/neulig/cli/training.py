@@ -33,13 +33,14 @@ def pretrain(args) -> None:
 def pretrain_vision(args) -> None:
     """Pretrain an independently initialised vision tower against a frozen, shared text tower."""
     from neulig import io
-    from neulig.pretrain import pretrain_clip
+    from neulig.pretrain import pretrain_clip, pretraining_pool
 
     p = args.params
     tasks = load_tasks(args.data, ("pretrain",))
     state = train_state(args.out, p["recipe"])
     text = io.load_tensors(args.text)
-    model = pretrain_clip(tasks, p["model"], p["recipe"], torch_device(args), state, text)
+    pool = pretraining_pool(p["model"], p["recipe"], tasks)
+    model = pretrain_clip(pool, p["model"], p["recipe"], torch_device(args), state, text)
     info = {
         "architecture": p["model"],
         "pretrained": f"scratch-seed{p['recipe']['seed']}",
@@ -47,6 +48,15 @@ def pretrain_vision(args) -> None:
         "text_tower": str(args.text),
     }
     io.save_checkpoint(args.out, model.visual.cpu().state_dict(), info)
+
+
+def export_clip(args) -> None:
+    """Join a pretrain step's vision and text towers into one open_clip weights file."""
+    from neulig import io
+
+    vision, _ = io.load_checkpoint(args.vision)
+    state = {f"visual.{k}": v for k, v in vision.items()} | io.load_tensors(args.text)
+    io.save_tensors(args.out, state)
 
 
 def finetune(args) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from neulig import io
-from neulig.reporting import metrics, tables
+from neulig.reporting import fidelity, metrics, tables
 from neulig.reporting.sections import alignment, levels, neulig, pairs, selection
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,12 @@ def write_report(
     tables.write_csv(out / "accuracy.csv", table)
     text = tables.main_markdown(table, params.get("reference"))
     compared = tables.load_records(compared_paths) if compared_paths else records.iloc[:0]
-    text += levels.write_section(pd.concat([records, compared], ignore_index=True), out)
+    both = pd.concat([records, compared], ignore_index=True)
+    text += levels.write_section(both, out)
+    predicts, fidelity_metrics = fidelity.section(
+        params.get("predicts", []), table, levels.levels_table(both)
+    )
+    text += predicts
     text += pairs.write_section(records, out)
     gaps = None
     if (records["kind"] == "neulig").any():
@@ -42,7 +47,8 @@ def write_report(
         text += neulig.write_section(gaps, [io.read_json(p) for p in betas_paths], out)
     text += selection.selection_markdown([io.read_json(p) for p in merge_info_paths])
     text += alignment.write_section(records, out)
-    metrics.write_metrics(out, metrics.headline(records, gaps), table, gaps)
+    headline = metrics.headline(records, gaps) | {"fidelity": fidelity_metrics}
+    metrics.write_metrics(out, headline, table, gaps)
     tables.write_text(out / "accuracy.md", f"# {params.get('title', 'Results')}\n\n{text}")
     tables.plot_by_task(table, out / "accuracy_by_task.png")
     tables.plot_summary(table, out / "merge_vs_ensemble.png")

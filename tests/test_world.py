@@ -1,0 +1,52 @@
+"""The pretraining world: a broad captioned pool, seeded, that never draws the tasks' images."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from neulig.data import world
+
+
+def test_the_pool_is_seeded_and_shaped():
+    a_images, a_captions = world.world_pool({"n": 40}, 32, seed=0)
+    b_images, b_captions = world.world_pool({"n": 40}, 32, seed=0)
+    c_images, _ = world.world_pool({"n": 40}, 32, seed=1)
+    assert a_images.shape == (40, 32, 32, 3) and a_images.dtype == np.uint8
+    assert np.array_equal(a_images, b_images) and a_captions == b_captions
+    assert not np.array_equal(a_images, c_images)
+    assert all(len(c) == len(world.TEMPLATES) for c in a_captions)
+
+
+def test_families_and_orientations_follow_the_spec():
+    spec = {"n": 60, "families": {"stripes": 1.0}, "stripe_step": 45}
+    _, captions = world.world_pool(spec, 32, seed=3)
+    angles = {int(re.search(r"at (\d+) degrees", c[0]).group(1)) for c in captions}
+    assert angles <= {0, 45, 90, 135} and len(angles) > 1
+
+
+@pytest.mark.parametrize("chars", ["digits", "upper+lower"])
+def test_glyph_captions_name_the_character(chars):
+    _, captions = world.world_pool(
+        {"n": 50, "families": {"glyphs": 1.0}, "glyph_chars": chars}, 32, seed=0
+    )
+    phrases = [c[0] for c in captions]
+    if chars == "digits":
+        assert all(" digit " in p for p in phrases)
+    else:
+        assert all(" letter " in p for p in phrases)
+        assert any("small letter" in p for p in phrases)
+
+
+def test_shapes_are_never_drawn_solid_as_in_the_shapes_task():
+    _, captions = world.world_pool({"n": 80, "families": {"outlines": 1.0}}, 32, seed=0)
+    styles = {c[0].split()[5] for c in captions}  # "a photo of a <colour> <style> ..."
+    assert styles <= set(world.SHAPE_STYLES) and "solid" not in styles
+
+
+def test_glyph_images_differ_from_their_background():
+    images, _ = world.world_pool({"n": 20, "families": {"glyphs": 1.0}}, 32, seed=0)
+    contrast = images.reshape(20, -1, 3).astype(float).std(axis=1).mean(axis=1)
+    assert (contrast > 10).all()  # a character was drawn, not an empty canvas
