@@ -8,6 +8,7 @@ train/val/test splits). Its text tower then gives the zero-shot heads, exactly a
 from __future__ import annotations
 
 import logging
+import os
 
 import open_clip
 import torch
@@ -118,7 +119,12 @@ def pretrain_clip(
 
 
 def load_pretrained(model_name: str, pretrained: str) -> torch.nn.Module:
-    """Fetch (or read from a local path) the published weights of ``model_name``."""
+    """Fetch (or read from a local path) the published weights of ``model_name``; a file
+    written by :mod:`neulig.shipped_clip` (the offline default's) is rebuilt from its rows."""
+    from neulig import shipped_clip
+
+    if os.path.isfile(pretrained) and shipped_clip.is_shipped(pretrained):
+        return shipped_clip.load(model_name, pretrained)
     return create_clip(model_name, pretrained=pretrained)
 
 
@@ -149,5 +155,6 @@ def provide_pretrained(
         "architecture": params["model"],
         "pretrained": params["pretrained"] or "scratch",
         "task": None,
+        "seed": params["recipe"]["seed"],  # of the initialisation (neulig.shipped_clip)
     }
     return model, heads, info

@@ -54,6 +54,12 @@ def get_all_data(wildcards):
     return data_inputs(P.tasks)
 
 
+def pretrained_weights(wildcards):
+    """A local weights file named by model.pretrained: an input, so a new file reruns the step."""
+    tag = config["model"]["pretrained"]
+    return {"weights": tag} if tag and os.path.isfile(tag) else {}
+
+
 def get_combo_data(wildcards):
     return data_inputs(wildcards.combo.split("+"))
 
@@ -67,6 +73,9 @@ def pretrain_params(seed=None):
         **config["pretrain"],
         "seed": config["seed"] if seed is None else int(seed),
     }
+    other_init_steps = recipe.pop("other_init_steps", None)
+    if seed is not None and other_init_steps:  # a vision tower of another seed
+        recipe["steps"] = other_init_steps
     return {
         "model": config["model"]["name"],
         "pretrained": config["model"]["pretrained"],

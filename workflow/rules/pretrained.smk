@@ -1,6 +1,7 @@
 rule pretrain_clip:
     input:
         unpack(get_all_data),
+        unpack(pretrained_weights),
     output:
         model=P.results("pretrained", "vision.safetensors"),
         info=P.results("pretrained", "vision.json"),

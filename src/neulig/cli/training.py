@@ -51,12 +51,12 @@ def pretrain_vision(args) -> None:
 
 
 def export_clip(args) -> None:
-    """Join a pretrain step's vision and text towers into one open_clip weights file."""
-    from neulig import io
+    """Join a pretrain step's vision and text towers into one shippable CLIP file."""
+    from neulig import io, shipped_clip
 
-    vision, _ = io.load_checkpoint(args.vision)
+    vision, info = io.load_checkpoint(args.vision)
     state = {f"visual.{k}": v for k, v in vision.items()} | io.load_tensors(args.text)
-    io.save_tensors(args.out, state)
+    io.save_tensors(args.out, shipped_clip.compact(state, info["architecture"], info["seed"]))
 
 
 def finetune(args) -> None:
