@@ -142,3 +142,16 @@ def test_an_expert_of_the_same_architecture_passes_the_check(tmp_path):
     check_expert("a.safetensors", io.load_tensors(tmp_path / "a.safetensors"), reference, TINY)
     with_router = {**reference, "extra/router.weight": torch.ones(2)}  # a WeMoE merge's extras
     check_expert("wemoe.safetensors", with_router, reference, TINY)
+
+
+def test_the_wemoe_counterpart_job_names_the_expert_of_another_architecture(capsys, layout):
+    # WeMoE merges per input, so its prediction-level job rebuilds the merge from the experts
+    io.write_json(layout / "wemoe.json", {"experts": list(TASKS), "method": "wemoe"})
+    features = _features(layout)
+    argv = [
+        "counterpart", "--method", "wemoe", "--info", str(layout / "wemoe.json"),
+        "--pretrained-features", features[0], "--features", *features,
+        "--heads", str(layout / "heads.safetensors"), "--out", str(layout / "levels.json"),
+        "--model", str(layout / "pre.safetensors"), *_merge_args(layout)[:-2],
+    ]  # fmt: skip
+    _assert_names_the_swapped_expert(_one_line_error(capsys, argv, "counterpart"), layout)
