@@ -1,7 +1,7 @@
 # Multi-level model collaboration: download -> pretrain -> finetune -> merge / ensemble
 # -> evaluate -> report. Logic lives in the `neulig` package; rules call its CLI.
 from snakemake.utils import min_version
-from neulig.config import check_config, put_cli_on_path
+from neulig.config import check_config, exit_on_config_error, put_cli_on_path
 
 min_version("9.0")
 
@@ -36,7 +36,9 @@ else:
 
     # Validates against workflow/schemas/config.schema.yaml and fills in its defaults; a bad
     # key fails here, before any job, in one line that names it.
-    check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
+    exit_on_config_error(
+        check_config, config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml"
+    )
 
     include: "workflow/rules/common.smk"
     include: "workflow/rules/data.smk"

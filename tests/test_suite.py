@@ -9,7 +9,7 @@ from neulig.errors import ConfigError
 from neulig.reporting.sections.table1 import model_counts, table1
 from neulig.suite import deep_merge, member_configs
 
-from .workflow_helpers import ROOT, snakemake
+from .workflow_helpers import ROOT, config_error, snakemake, workdir_with
 
 
 def test_deep_merge_overrides_nested_keys_and_null_removes_one():
@@ -30,6 +30,25 @@ def test_members_are_validated_and_need_their_own_experiment():
     suite["members"]["a"] = {"experiment": "a", "finetune": {"lr": "fast"}}
     with pytest.raises(ConfigError, match="suite member 'a'.*finetune.lr"):
         member_configs(suite, ROOT)
+
+
+SUITE = {"base": ".test/config/config.yaml", "members": {"a": {"experiment": "a"}}}
+
+
+@pytest.mark.parametrize(
+    ("suite", "needles"),
+    [
+        ({**SUITE, "seeds": []}, ["config key 'suite.seeds'", "at least one seed"]),
+        ({**SUITE, "members": {"a": {"seed": "x"}}}, ["suite member 'a'", "'seed'"]),
+        ({**SUITE, "members": {"a": {}, "b": {}}}, ["suite.members", "own experiment name"]),
+        ({**SUITE, "base": "nowhere.yaml"}, ["config key 'suite.base'", "nowhere.yaml"]),
+    ],
+    ids=["empty-seeds", "bad-member-key", "same-experiment", "missing-base"],
+)
+def test_a_bad_suite_fails_in_one_line(tmp_path, suite, needles):
+    line = config_error(workdir_with(tmp_path, {"experiment": "s", "suite": suite}))
+    for needle in needles:
+        assert needle in line, line
 
 
 def test_the_full_profile_plans_every_member_and_the_comparison():

@@ -17,7 +17,7 @@ from neulig.merging import MERGE_LABELS, MERGE_METHODS
 from neulig.merging.levels import COUNTERPARTS, NEEDS_IMAGES
 from neulig.records import ENSEMBLE_COUNTERPARTS, ENSEMBLE_LABELS, NEULIG_LOSSES, PER_INPUT_MERGES
 
-from .workflow_helpers import ROOT, SCHEMA, TEST_CONFIG, snakemake, workdir_with
+from .workflow_helpers import ROOT, SCHEMA, TEST_CONFIG, config_error, snakemake, workdir_with
 
 STAGES = (
     "download_dataset",
@@ -71,14 +71,15 @@ def test_schema_enums_and_labels_match_every_registry():
         (lambda c: c.update(finetuen={}), "finetuen"),
         (lambda c: c["neulig"].update(loss="hinge"), "hinge"),
         (lambda c: c.update(experiment="two words"), "experiment"),
+        (lambda c: c.update(tasks={"digits": c["tasks"]["digits"]}), "at least two tasks"),
+        (lambda c: c.update(experts={"origin": "diverse", "reference": "nope"}), "'nope'"),
     ],
 )
-def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, edit, key):
+def test_bad_config_fails_before_any_job_in_one_line_naming_the_key(tmp_path, edit, key):
     config = yaml.safe_load(TEST_CONFIG.read_text())
     edit(config)
-    result = snakemake("-n", "--cores", "1", cwd=workdir_with(tmp_path, config), check=False)
-    assert result.returncode != 0
-    assert key in result.stdout + result.stderr
+    line = config_error(workdir_with(tmp_path, config))
+    assert line.startswith("config key '") and key in line, line
     assert not (tmp_path / "data").exists()
 
 

@@ -79,3 +79,14 @@ def planned_jobs(cwd: Path, *args: str) -> dict[str, int]:
     counts = job_counts(snakemake("-n", *args, cwd=cwd).stdout)
     counts.pop("total", None)
     return counts
+
+
+def config_error(cwd: Path, *args: str) -> str:
+    """The one line ``snakemake -n`` prints for a bad config, after checking that it exits
+    non-zero with no `File "...", line ...` frame (Snakemake's notice of the profile aside)."""
+    result = snakemake("-n", "--cores", "1", *args, cwd=cwd, check=False)
+    out = result.stdout + result.stderr
+    lines = [line for line in out.splitlines() if not line.startswith("Using workflow specific")]
+    assert result.returncode != 0, out
+    assert len(lines) == 1 and 'File "' not in out, out
+    return lines[0]

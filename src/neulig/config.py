@@ -12,8 +12,10 @@ import ast
 import os
 import pkgutil
 import sys
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any, TypeVar
 
 import jsonschema
 import yaml
@@ -21,6 +23,7 @@ import yaml
 from neulig.errors import ConfigError
 
 MERGE_METHODS_DIR = Path(__file__).parent / "merging" / "methods"
+T = TypeVar("T")
 
 
 def put_cli_on_path() -> None:
@@ -79,12 +82,28 @@ def _schema(path: str) -> dict:
 
 def check_config(config: dict, schema_path: str | os.PathLike) -> None:
     """Validate ``config`` in place, filling in defaults; raise :class:`ConfigError` naming the
-    first bad key (``config key 'finetune.lr': 'fast' is not of type 'number'``)."""
+    first bad key (``config key 'finetune.lr': 'fast' is not of type 'number'``).
+
+    A schema can word a keyword's failure itself: ``errorMessage: {minProperties: "..."}`` beside
+    the keyword (ajv-errors' spelling), where jsonschema's own message would not say what to do.
+    """
     validator = _with_defaults(jsonschema.Draft202012Validator)(_schema(str(schema_path)))
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
-        raise ConfigError(f"config key '{key}': {error.message} (see {schema_path})")
+        custom = error.schema.get("errorMessage", {}) if isinstance(error.schema, dict) else {}
+        message = custom.get(error.validator, error.message)
+        raise ConfigError(f"config key '{key}': {message} (see {schema_path})")
+
+
+def exit_on_config_error(check: Callable[..., T], *args: Any) -> T:
+    """``check(*args)`` for the Snakefile's parse-time checks: a :class:`ConfigError` ends the run
+    with its one line on stderr and exit status 1. Snakemake prints an exception raised while it
+    parses the workflow with `File "...", line ...` frames, but lets a SystemExit through."""
+    try:
+        return check(*args)
+    except ConfigError as err:
+        sys.exit(str(err))
 
 
 def load_config(path: str | os.PathLike, schema_path: str | os.PathLike) -> dict:

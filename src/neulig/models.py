@@ -99,6 +99,40 @@ def load_vision_tower(path: str | os.PathLike, device: torch.device | str = "cpu
     return visual.to(device).eval()
 
 
+def _layout_difference(state: StateDict, reference: StateDict) -> str | None:
+    """How ``state``'s keys and shapes differ from ``reference``'s, or None when they agree."""
+    missing = [k for k in reference if k not in state]
+    unexpected = [k for k in state if k not in reference]
+    parts = [f"{len(missing)} key(s) missing, e.g. '{missing[0]}'"] if missing else []
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s), e.g. '{unexpected[0]}'")
+    if parts:
+        return "; ".join(parts)
+    for key, tensor in reference.items():
+        if state[key].shape != tensor.shape:
+            return f"'{key}' is {list(state[key].shape)}, expected {list(tensor.shape)}"
+    return None
+
+
+def check_expert(
+    path: str | os.PathLike, state: StateDict, reference: StateDict, architecture: str
+) -> None:
+    """Raise a one-line :class:`ArtifactError` naming ``path`` unless the expert ``state`` has
+    the keys and shapes of ``reference``, a tower of ``architecture``.
+
+    Merges and routers combine experts key by key; a tower of another architecture would
+    otherwise fail deep inside a method (a KeyError, a size mismatch) that names no file.
+    """
+    from neulig.merging.state_dict import split_extra
+
+    detail = _layout_difference(split_extra(state)[0], split_extra(reference)[0])
+    if detail:
+        raise ArtifactError(
+            f"{path}: does not match architecture {architecture} ({detail}); "
+            "delete it and rerun the step that wrote it"
+        )
+
+
 @dataclass(frozen=True)
 class Preprocess:
     """Turns packed uint8 NHWC images into the tower's normalised NCHW input."""

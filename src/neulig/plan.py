@@ -64,6 +64,11 @@ class Plan:
     config: dict
     canonical: dict[str, dict] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # keys the schema cannot check fail here, while the Snakefile is parsed, not in a rule
+        if self.origin == "diverse":
+            self.reference  # noqa: B018 (its ConfigError is the check)
+
     @property
     def experiment(self) -> str:
         return self.config["experiment"]

@@ -34,8 +34,14 @@ def deep_merge(base: dict, overrides: dict) -> dict:
 def member_configs(suite: dict, basedir: str | os.PathLike) -> dict[str, dict]:
     """Member name -> its validated config (base + overrides); each needs its own experiment."""
     schema = f"{basedir}/workflow/schemas/config.schema.yaml"
-    with open(f"{basedir}/{suite['base']}") as fh:
-        base = yaml.safe_load(fh)
+    try:
+        with open(f"{basedir}/{suite['base']}") as fh:
+            base = yaml.safe_load(fh)
+    except OSError as err:
+        raise ConfigError(
+            f"config key 'suite.base': cannot read {suite['base']} ({err.strerror}); give a "
+            f"config file relative to {basedir}, e.g. config/config.yaml"
+        ) from err
     members = {}
     for name, overrides in expand_seeds(suite).items():
         config = deep_merge(base, overrides or {})

@@ -4,7 +4,7 @@ import json
 import re
 import shlex
 
-from neulig.config import load_config
+from neulig.config import exit_on_config_error, load_config
 from neulig.data.layout import dataset_files
 from neulig.plan import Plan, data_spec
 from neulig.records import PER_INPUT_MERGES
@@ -15,7 +15,8 @@ _DEFAULT = load_config(
     f"{workflow.basedir}/config/config.yaml",
     f"{workflow.basedir}/workflow/schemas/config.schema.yaml",
 )
-P = Plan(
+P = exit_on_config_error(
+    Plan,
     config,
     {t: data_spec(s, _DEFAULT["seed"]) for t, s in _DEFAULT["tasks"].items()},
 )

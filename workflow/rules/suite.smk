@@ -5,10 +5,11 @@
 import json
 import shlex
 
+from neulig.config import exit_on_config_error
 from neulig.suite import check_suite, member_configs, replicates
 
-check_suite(config, workflow.basedir)
-MEMBERS = member_configs(config["suite"], workflow.basedir)
+exit_on_config_error(check_suite, config, workflow.basedir)
+MEMBERS = exit_on_config_error(member_configs, config["suite"], workflow.basedir)
 SUITE = config["experiment"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from neulig.cli.common import load_tasks, task_dir, torch_device
@@ -48,9 +49,9 @@ def _merge_context(args, pretrained: str, expert_paths: list[str]):
     from neulig.merging import MergeContext
 
     pretrained, info = io.load_checkpoint(pretrained)
-    experts = dict(_expert(path) for path in expert_paths)
-    data = {t.name: task_dir(p) for p, t in zip(args.data, load_tasks(args.data, ()), strict=True)}
     arch, seed = info["architecture"], args.params.get("seed", 0)
+    experts = dict(_expert(path, pretrained, arch) for path in expert_paths)
+    data = {t.name: task_dir(p) for p, t in zip(args.data, load_tasks(args.data, ()), strict=True)}
     return MergeContext(pretrained, experts, arch, data, args.heads, torch_device(args), seed), info
 
 
@@ -97,10 +98,13 @@ def pair(args) -> None:
     io.write_json(args.out_info, info)
 
 
-def _expert(path: str) -> tuple[str, dict]:
+def _expert(path: str, reference: dict, architecture: str) -> tuple[str, dict]:
+    """An expert's task and state, checked against ``reference``, a tower of ``architecture``."""
     from neulig import io
+    from neulig.models import check_expert
 
     state, info = io.load_checkpoint(path)
+    check_expert(path, state, reference, architecture)
     return info["task"], state
 
 
@@ -116,6 +120,18 @@ def ensemble(args) -> None:
     write_records(args.out, ensemble_records(args.method, cached, read_heads(args.heads, tasks)))
 
 
+def _checked_architecture(paths: list[str], states, infos) -> str:
+    """The router's experts' architecture, every expert checked against a tower of it. A router
+    job has no pretrained checkpoint: the architecture most sidecars name is the reference."""
+    from neulig.models import check_expert, create_vision_tower
+
+    arch = Counter(i["architecture"] for i in infos).most_common(1)[0][0]
+    reference = create_vision_tower(arch).state_dict()
+    for path, state in zip(paths, states, strict=True):
+        check_expert(path, state, reference, arch)
+    return arch
+
+
 def route(args) -> None:
     """Train NeuLig's router over a combination of experts and score every merge granularity."""
     from neulig import io
@@ -127,12 +143,13 @@ def route(args) -> None:
     states, infos = zip(*(io.load_checkpoint(e) for e in args.experts), strict=True)
     if [i["task"] for i in infos] != names or len(args.features) != len(names):
         raise ConfigError(f"combination {args.combo}: experts {args.experts} do not match it")
+    arch = _checked_architecture(args.experts, states, infos)
     splits = ("val", "test") if len(temperatures(args.params)) > 1 else ("test",)
     tasks = {t.name: t for t in load_tasks(args.data, splits)}
     result = run_neulig(
         args.combo,
         list(states),
-        infos[0]["architecture"],
+        arch,
         [io.load_tensors(f) for f in args.features],
         tasks,
         read_heads(args.heads, names),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
 from neulig.data.raw import RawDataset
@@ -100,8 +100,29 @@ def _missing(dataset: str, root: Path, expected: str, err: BaseException) -> Art
     )
 
 
+def _eight_bit(image: Image.Image, name: str) -> Image.Image:
+    """16-bit grey (modes ``I;16*`` and ``I``, Pillow's 0-65535 range) as 8-bit ``L``.
+
+    Pillow's own ``convert`` clips these at 255, turning nearly every pixel white. The high byte
+    is what Pillow keeps when it reads 16-bit colour PNGs, so grey and colour files agree.
+    """
+    if not (image.mode == "F" or image.mode.startswith("I")):
+        return image
+    pixels = np.asarray(image)
+    if image.mode == "F" or pixels.min() < 0 or pixels.max() > 65535:
+        raise ArtifactError(
+            f"{name}: mode {image.mode} holds floating-point or 32-bit pixels, which have no "
+            "known white level; save it as an 8- or 16-bit image"
+        )
+    return Image.fromarray((pixels >> 8).astype(np.uint8))
+
+
 def _to_rgb(image: Image.Image, size: int) -> np.ndarray:
-    return np.asarray(image.convert("RGB").resize((size, size), Image.Resampling.BICUBIC))
+    """The picture as a viewer shows it: EXIF orientation applied and 8 bits per channel."""
+    # the transposed image is a copy that no longer knows its file
+    name = getattr(image, "filename", "") or "image"
+    upright = _eight_bit(ImageOps.exif_transpose(image), name)
+    return np.asarray(upright.convert("RGB").resize((size, size), Image.Resampling.BICUBIC))
 
 
 def _fill(dataset: Any, size: int, desc: str) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from neulig.data import procedural
-from neulig.data.paper_sources import PAPER_SOURCES
+from neulig.data.paper_sources import PAPER_SOURCES, _to_rgb
 from neulig.data.raw import RawDataset, carved_splits
 from neulig.data.resisc45 import resisc45
 from neulig.io import ArtifactError, ConfigError
@@ -127,7 +127,7 @@ def _decode(path: str, size: int) -> np.ndarray:
             # Image.open only reads the header; a truncated file fails when the pixels are
             # decoded, so load here, where the path is still known.
             image.load()
-            rgb = image.convert("RGB")
+            return _to_rgb(image, size)
     except Image.UnidentifiedImageError as err:
         raise ArtifactError(
             f"{path}: not an image file PIL can read; remove or replace it"
@@ -138,7 +138,6 @@ def _decode(path: str, size: int) -> np.ndarray:
         raise ArtifactError(
             f"{path}: corrupt image ({_one_line(err)}); remove or replace it"
         ) from err
-    return np.asarray(rgb.resize((size, size), Image.Resampling.BICUBIC))
 
 
 def _decode_folder(folder, size: int) -> tuple[np.ndarray, np.ndarray]:
