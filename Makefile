@@ -7,7 +7,7 @@ BIN     := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup run test lint report benchmark push pull clean slurm-deps
+.PHONY: setup run test lint report benchmark push pull clean slurm-deps world-clip
 
 setup: $(VENV)/.installed
 
@@ -35,6 +35,15 @@ slurm-deps: setup
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
+
+# The offline default's pretrained CLIP (config/model.pretrained), rebuilt from config/world.yaml:
+# contrastive pretraining on the procedural world, then only the touched token rows are kept.
+WORLD_CLIP := resources/NeuLig-Small-ViT-8-world.safetensors
+WORLD_OUT  := results/world/pretrained
+world-clip: setup
+	$(BIN)/snakemake --cores $(CORES) --configfile config/world.yaml $(WORLD_OUT)/vision.safetensors
+	$(BIN)/neulig export-clip --vision $(WORLD_OUT)/vision.safetensors \
+		--text $(WORLD_OUT)/text.safetensors --out $(WORLD_CLIP)
 
 report: run
 	$(BIN)/snakemake --report reports/tiny.html

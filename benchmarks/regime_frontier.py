@@ -70,6 +70,23 @@ VARIANTS = [
     _v("world-small-lr3e-4", SMALL, 128, WORLD, {"lr": 3e-4}),
     _v("world-small-lr3e-5", SMALL, 128, WORLD, {"lr": 3e-5}),
     _v("world-small-lr1e-3", SMALL, 128, WORLD, {"lr": 1e-3}),
+    _v(
+        "world-small-lr3e-4-s100", SMALL, 128, WORLD, {"lr": 3e-4, "steps": 100, "warmup_steps": 10}
+    ),
+    _v(
+        "world-small-paper-recipe",
+        SMALL,
+        128,
+        WORLD,
+        {"lr": 3e-4, "grad_clip": 1.0, "augment": "random_resized_crop"},
+    ),
+    _v(
+        "world+tasks-small-lr3e-4",
+        SMALL,
+        128,
+        {**WORLD, "world": {**WORLD["world"], "task_slices": True}},
+        {"lr": 3e-4},
+    ),
     _v("world-tiny-lr1e-3", TINY, 64, WORLD, {"lr": 1e-3}),
     _v("world-smoke", TINY, 64, {"steps": 20, "world": {"n": 600}}, {"steps": 10}),
 ]

@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from neulig.data import world
 
@@ -50,3 +51,24 @@ def test_glyph_images_differ_from_their_background():
     images, _ = world.world_pool({"n": 20, "families": {"glyphs": 1.0}}, 32, seed=0)
     contrast = images.reshape(20, -1, 3).astype(float).std(axis=1).mean(axis=1)
     assert (contrast > 10).all()  # a character was drawn, not an empty canvas
+
+
+def test_the_pretraining_pool_adds_the_task_slices_only_when_asked():
+    from neulig.data.packed import Split, Task
+    from neulig.models import create_tokenizer
+    from neulig.pretrain import pretraining_pool
+
+    images = np.zeros((7, 32, 32, 3), np.uint8)
+    task = Task(
+        "t", ["a", "b"], ["a {}.", "the {}."], {"pretrain": Split(images, np.ones(7, int))}, {}
+    )
+    tokenizer = create_tokenizer("NeuLig-Tiny-ViT-32")
+    world_only = {"seed": 0, "world": {"n": 5}}
+    both = {"seed": 0, "world": {"n": 5, "task_slices": True}}
+    pool, tokens = pretraining_pool("NeuLig-Tiny-ViT-32", world_only, [task])
+    assert pool.shape[0] == 5 and tokens.shape[:2] == (5, len(world.TEMPLATES))
+    pool, tokens = pretraining_pool("NeuLig-Tiny-ViT-32", both, [task])
+    assert pool.shape[0] == 12 and tokens.shape[:2] == (12, 2)  # the task has two templates
+    assert torch.equal(tokens[5], tokenizer(["a b.", "the b."]))
+    pool, _ = pretraining_pool("NeuLig-Tiny-ViT-32", {"seed": 0}, [task])
+    assert pool.shape[0] == 7  # no world: the task slices alone, as before

@@ -55,14 +55,22 @@ def world_pool(spec: dict, size: int, seed: int, tokenizer) -> Pool:
 
 
 def pretraining_pool(model_name: str, recipe: dict, tasks: list[Task]) -> Pool:
-    """The recipe's ``world`` pool when it has one, else the tasks' ``pretrain`` slices."""
+    """The recipe's ``world`` pool (with ``task_slices``: and the tasks' ``pretrain`` slices),
+    else the tasks' ``pretrain`` slices alone."""
     from neulig.models import _open_clip
 
     tokenizer = create_tokenizer(model_name)
-    if recipe.get("world"):
-        size = _open_clip().get_model_config(model_name)["vision_cfg"]["image_size"]
-        return world_pool(recipe["world"], size, recipe["seed"], tokenizer)
-    return captioned_pool(tasks, tokenizer)
+    world = recipe.get("world")
+    if not world:
+        return captioned_pool(tasks, tokenizer)
+    size = _open_clip().get_model_config(model_name)["vision_cfg"]["image_size"]
+    images, tokens = world_pool(world, size, recipe["seed"], tokenizer)
+    if world.get("task_slices"):  # the tasks' own pretrain slices beside the world
+        task_images, task_tokens = captioned_pool(tasks, tokenizer)
+        n = min(tokens.shape[1], task_tokens.shape[1])
+        images = torch.cat([images, task_images])
+        tokens = torch.cat([tokens[:, :n], task_tokens[:, :n]])
+    return images, tokens
 
 
 def pretrain_clip(

@@ -243,7 +243,7 @@ def glyph_chars(spec: str) -> str:
 
 def world_pool(spec: dict, size: int, seed: int) -> tuple[np.ndarray, list[list[str]]]:
     """``n`` images [n, size, size, 3] and, per image, its caption in every template."""
-    spec = {**DEFAULT_SPEC, **spec}
+    spec = {**DEFAULT_SPEC, **spec}  # task_slices is the caller's (neulig.pretrain)
     rng = np.random.default_rng([seed, 7])
     names = list(spec["families"])
     weights = np.asarray([spec["families"][f] for f in names], dtype=float)
