@@ -128,7 +128,7 @@ def pretrain_clip(
 
 def load_pretrained(model_name: str, pretrained: str) -> torch.nn.Module:
     """Fetch (or read from a local path) the published weights of ``model_name``; a file
-    written by :mod:`neulig.shipped_clip` (the offline default's) is rebuilt from its rows."""
+    written by :mod:`neulig.shipped_clip` (the world's CLIP) is rebuilt from its rows."""
     from neulig import shipped_clip
 
     if os.path.isfile(pretrained) and shipped_clip.is_shipped(pretrained):
@@ -142,13 +142,14 @@ SCRATCH_TAGS = (None, "", "none", "scratch")
 def provide_pretrained(
     params: dict, tasks: list[Task], device: torch.device, state: TrainState
 ) -> tuple[torch.nn.Module, StateDict, dict]:
-    """The shared CLIP: pretrained here on the tasks' ``pretrain`` slices (``pretrained: none``)
+    """The shared CLIP: pretrained here on its pool (``pretrained: none``, :func:`pretraining_pool`)
     or loaded from an open_clip tag / weights file. Returns the model (CPU, eval), the tasks'
     zero-shot heads as flat tensors (``<task>/weight``, ``<task>/scale``) and the checkpoint info.
     """
     from neulig.models import build_head
 
-    if params["pretrained"] in SCRATCH_TAGS:
+    scratch = params["pretrained"] in SCRATCH_TAGS
+    if scratch:
         pool = pretraining_pool(params["model"], params["recipe"], tasks)
         model = pretrain_clip(pool, params["model"], params["recipe"], device, state)
     else:
@@ -163,6 +164,7 @@ def provide_pretrained(
         "architecture": params["model"],
         "pretrained": params["pretrained"] or "scratch",
         "task": None,
-        "seed": params["recipe"]["seed"],  # of the initialisation (neulig.shipped_clip)
     }
+    if scratch:  # the initialisation's seed, which neulig.shipped_clip rebuilds rows from
+        info["seed"] = params["recipe"]["seed"]
     return model, heads, info
