@@ -228,6 +228,7 @@ def run_variant(variant: dict, data: str, seed: int, device, progress, cache: Pa
 
     from neulig.finetune import train_expert
     from neulig.merging import MergeContext
+    from neulig.reporting.confidence import confidence_table, misled_tasks
 
     start, folder, config = time.time(), tempfile.mkdtemp(), _config()
     arch, dirs, tasks, model, heads = _pretrain(variant, data, seed, device, folder, cache)
@@ -241,6 +242,7 @@ def run_variant(variant: dict, data: str, seed: int, device, progress, cache: Pa
         )
         experts[task.name] = visual.state_dict()
     cached = [scorer.features(experts[t]) for t in TASKS]
+    confidence = confidence_table(dict(zip(TASKS, cached, strict=True)), heads)
     rows = {"zero_shot": scorer.test(pretrained)}
     rows["experts"] = {t: scorer.test(experts[t])[t] for t in TASKS}
     progress(rows)
@@ -261,6 +263,10 @@ def run_variant(variant: dict, data: str, seed: int, device, progress, cache: Pa
         "average": avg,
         "tau": round(float(kendalltau(ours, list(PAPER.values())).statistic), 3),
         "scaling": chosen,
+        "misled": misled_tasks(confidence),
+        "confidence": {
+            f"{i}<-{e}": v for (i, e), v in confidence.round(3).to_dict("index").items()
+        },
         "tasks": rows,
         "wall_s": round(time.time() - start, 1),
         "config": variant,

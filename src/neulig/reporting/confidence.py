@@ -1,0 +1,64 @@
+"""Does an expert's confidence track its correctness? The measurement behind the entropy-trained
+methods (AdaMerging, WeMoE, NeuLig semi).
+
+Those methods pick, for each task's unlabelled inputs, the weights whose predictions through the
+task's head have the lowest entropy. That is the right choice only when the task's own expert is
+the most confident one there. From the experts' cached test features this module tabulates,
+for every task's inputs, each expert's accuracy and mean prediction entropy, and names the tasks
+where another expert is more confident than the task's own.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+
+def entropy(scores: torch.Tensor) -> torch.Tensor:
+    """Shannon entropy (nats) of ``softmax(scores)``, per row."""
+    log_p = scores.log_softmax(dim=-1)
+    return -(log_p.exp() * log_p).sum(dim=-1)
+
+
+def confidence_table(cached: dict[str, dict], heads: dict) -> pd.DataFrame:
+    """Rows: (inputs' task, expert); columns: accuracy (%) and mean entropy on test."""
+    rows = []
+    for task, head in heads.items():
+        for expert, features in cached.items():
+            scores = head(features[f"{task}/test"])
+            labels = features[f"{task}/test/labels"]
+            accuracy = float((scores.argmax(dim=-1) == labels).float().mean() * 100)
+            rows.append(
+                {
+                    "inputs": task,
+                    "expert": expert,
+                    "accuracy": accuracy,
+                    "entropy": float(entropy(scores).mean()),
+                }
+            )
+    return pd.DataFrame(rows).set_index(["inputs", "expert"])
+
+
+def misled_tasks(table: pd.DataFrame) -> dict[str, str]:
+    """Task -> the more confident expert, where that is not the task's own."""
+    most_confident = table["entropy"].groupby(level="inputs").idxmin()
+    return {task: expert for task, (_, expert) in most_confident.items() if expert != task}
+
+
+def confidence_markdown(table: pd.DataFrame) -> str:
+    wide = table.unstack("expert").round(2)
+    misled = misled_tasks(table)
+    text = "\n## Does confidence track correctness? (the entropy-trained methods' premise)\n\n"
+    text += "Each expert on each task's test inputs, through that task's head: accuracy (%) and "
+    text += "mean prediction entropy (nats). Entropy minimisation can only find the right "
+    text += "expert where the task's own is the most confident.\n\n"
+    text += wide.to_markdown() + "\n\n"
+    if misled:
+        text += (
+            "Another expert is more confident than the task's own on: "
+            + ", ".join(f"{task} ({expert})" for task, expert in misled.items())
+            + ".\n"
+        )
+    else:
+        text += "On every task its own expert is the most confident.\n"
+    return text
