@@ -1,5 +1,5 @@
-"""DARE and Consensus / TALL against their papers' equations, written out in numpy
-(float64) on toy task vectors, plus their properties."""
+"""DARE, Consensus / TALL, TSV-M and Iso-C / Iso-CTS against their papers' equations,
+written out in numpy (float64) on toy task vectors, plus their properties."""
 
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ def context(theta0, taus, seed=0):
 
 def close(merged, expected, atol=1e-5):
     return all(np.allclose(merged[k].numpy(), expected[k], atol=atol) for k in expected)
+
+
+def polar(x):
+    p, _, qt = np.linalg.svd(x, full_matrices=False)
+    return p @ qt
 
 
 def dare_keeps(taus, p, seed):
@@ -114,3 +119,69 @@ def test_tall_gives_each_task_its_masked_multi_task_vector():
         assert close(tall.task_model(ctx, task, tall_lambda=0.5), expected)
     with pytest.raises(NotImplementedError):
         merge("tall", ctx)
+
+
+def tsv_np(mats):
+    t, r = len(mats), min(mats[0].shape)
+    k = r // t
+    u, s, vt = np.zeros((mats[0].shape[0], r)), np.zeros(r), np.zeros((r, mats[0].shape[1]))
+    for i, x in enumerate(mats):
+        ui, si, vti = np.linalg.svd(x, full_matrices=False)
+        u[:, i * k : (i + 1) * k], s[i * k : (i + 1) * k], vt[i * k : (i + 1) * k] = (
+            ui[:, :k],
+            si[:k],
+            vti[:k],
+        )
+    return polar(u) @ np.diag(s) @ polar(vt)
+
+
+@pytest.mark.parametrize("tasks", [2, 3])  # k = 1 with one zero slot, and no zero slot
+def test_tsv_m_stacks_and_orthogonalises_each_tasks_top_singular_vectors(tasks):
+    theta0, taus = toy(tasks=tasks)
+    expected = {
+        W: theta0[W] + 0.8 * tsv_np([t[W] for t in taus]),
+        B: theta0[B] + 0.8 * np.mean([t[B] for t in taus], axis=0),
+    }
+    assert close(merge("tsv_m", context(theta0, taus), scaling=0.8), expected)
+
+
+def test_tsv_m_with_one_task_gives_that_expert_back():
+    theta0, taus = toy(tasks=1)
+    expert = {k: theta0[k] + taus[0][k] for k in theta0}
+    assert close(merge("tsv_m", context(theta0, taus), scaling=1.0), expert)
+
+
+def singular_values(merged, theta0):
+    return np.linalg.svd(merged[W].numpy() - theta0[W], compute_uv=False)
+
+
+def test_iso_c_flattens_the_spectrum_of_the_summed_task_vectors():
+    theta0, taus = toy()
+    u, s, vt = np.linalg.svd(sum(t[W] for t in taus), full_matrices=False)
+    expected = {
+        W: theta0[W] + 1.5 * s.mean() * u @ vt,
+        B: theta0[B] + 1.5 * np.mean([t[B] for t in taus], axis=0),
+    }
+    merged = merge("iso_c", context(theta0, taus), scaling=1.5)
+    assert close(merged, expected)
+    assert np.allclose(singular_values(merged, theta0), 1.5 * s.mean(), atol=1e-5)
+
+
+def test_iso_cts_adds_task_directions_outside_the_common_subspace():
+    theta0, taus = toy(tasks=2, shape=(8, 6))
+    # r = 6, f = 0.5: int(3) = 3, round(3 / 2) = 2 (half to even), so d = 2 and k_c = 2
+    mats = [t[W] for t in taus]
+    u, s, vt = np.linalg.svd(sum(mats), full_matrices=False)
+    uc = u[:, :2]
+    blocks = [np.linalg.svd(m - uc @ uc.T @ m, full_matrices=False) for m in mats]
+    big_u = np.hstack([b[0][:, :2] for b in blocks] + [uc])
+    big_s = np.concatenate([b[1][:2] for b in blocks] + [s[:2]])
+    big_vt = np.vstack([b[2][:2] for b in blocks] + [vt[:2]])
+    delta = big_s.mean() * polar(big_u) @ polar(big_vt)
+    expected = {W: theta0[W] + delta, B: theta0[B] + np.mean([t[B] for t in taus], axis=0)}
+    ctx = context(theta0, taus)
+    merged = merge("iso_cts", ctx, scaling=1.0, common_fraction=0.5)
+    assert close(merged, expected)
+    assert np.allclose(singular_values(merged, theta0), big_s.mean(), atol=1e-5)
+    iso_c = merge("iso_c", ctx, scaling=1.0)  # f = 1: no task part, all common
+    assert torch.allclose(merge("iso_cts", ctx, common_fraction=1.0)[W], iso_c[W], atol=1e-5)
