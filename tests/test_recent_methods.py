@@ -1,5 +1,5 @@
-"""DARE, Consensus / TALL, TSV-M and Iso-C / Iso-CTS against their papers' equations,
-written out in numpy (float64) on toy task vectors, plus their properties."""
+"""DARE, Consensus / TALL, TSV-M, Iso-C / Iso-CTS, EMR, PCB and WUDI against their papers'
+equations, written out in numpy (float64) on toy task vectors, plus their properties."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from neulig.merging import MergeContext, merge
-from neulig.merging.methods import tall
+from neulig.merging.methods import emr, tall
 
-from .test_merge_methods import ties_reference
+from .test_merge_methods import perturbed, ties_reference
 
 W, B = "attn.in_proj_weight", "attn.in_proj_bias"  # an open_clip name: WUDI merges it
 
@@ -185,3 +185,108 @@ def test_iso_cts_adds_task_directions_outside_the_common_subspace():
     assert np.allclose(singular_values(merged, theta0), big_s.mean(), atol=1e-5)
     iso_c = merge("iso_c", ctx, scaling=1.0)  # f = 1: no task part, all common
     assert torch.allclose(merge("iso_cts", ctx, common_fraction=1.0)[W], iso_c[W], atol=1e-5)
+
+
+def test_emr_elects_masks_and_rescales_per_task():
+    theta0, taus = toy()
+    for t, v in zip(taus, (0.5, -0.5, 0.0), strict=True):
+        t[W][0, 0] = v  # a zero sum: the elected sign is -1, only the second task agrees
+    gamma = {k: np.where(sum(t[k] for t in taus) > 0, 1.0, -1.0) for k in theta0}
+    masks = [{k: t[k] * gamma[k] > 0 for k in t} for t in taus]
+    unified = {
+        k: gamma[k]
+        * np.max([np.abs(t[k] * m[k]) for t, m in zip(taus, masks, strict=True)], axis=0)
+        for k in theta0
+    }
+    ctx = context(theta0, taus)
+    for i, task in enumerate(ctx.experts):
+        scale = sum(np.abs(taus[i][k]).mean() for k in theta0) / sum(
+            np.abs(masks[i][k] * unified[k]).mean() for k in theta0
+        )
+        expected = {k: theta0[k] + scale * masks[i][k] * unified[k] for k in theta0}
+        assert close(emr.task_model(ctx, task), expected)
+        if i != 1:
+            assert emr.task_model(ctx, task)[W][0, 0] == theta0[W][0, 0]
+    assert unified[W][0, 0] == -0.5
+    with pytest.raises(NotImplementedError):
+        merge("emr", ctx)
+
+
+def test_pcb_balances_drops_and_averages_as_the_vision_script():
+    theta0, taus = toy()
+    x = np.stack([np.concatenate([t[W].ravel(), t[B]]) for t in taus])
+    n, d = x.shape  # 3 x 16
+
+    def clamp_rows(v, lo, hi):
+        srt = np.sort(v, axis=1)
+        return np.clip(v, srt[:, [lo]], srt[:, [hi]])
+
+    def minmax(v):
+        lo, hi = v.min(axis=1, keepdims=True), v.max(axis=1, keepdims=True)
+        return (v - lo) / (hi - lo)
+
+    mag = clamp_rows(np.abs(x), 0, 14)  # int(16 * 0.01) = 0, int(16 * 0.99 - 1) = 14
+    norm = minmax(mag)
+    beta = np.exp(n * norm**2) * np.tanh(x * (np.sign(x) * norm).sum(axis=0))
+    beta = minmax(clamp_rows(beta, 8, 15))  # keep_ratio 0.5: int(16 * 0.5) = 8
+    merged_tv = 1.2 * (np.sign(x) * mag * beta).sum(axis=0) / np.maximum(beta.sum(axis=0), 1e-12)
+    expected = np.concatenate([theta0[W].ravel(), theta0[B]]) + merged_tv
+    merged = merge("pcb", context(theta0, taus), scaling=1.2, keep_ratio=0.5)
+    assert np.allclose(torch.cat([merged[W].ravel(), merged[B]]).numpy(), expected, atol=1e-5)
+    assert (beta == 0).sum() >= n * 8  # the bottom of each row is dropped
+
+
+def wudi_loss(x, mats):
+    return sum(((x - m) @ m.T).square().sum() / m.square().sum() for m in mats)
+
+
+def test_wudi_closed_form_is_the_least_squares_minimiser():
+    theta0, taus = toy()
+    mats = [t[W] for t in taus]
+    weights = [1 / np.sqrt((m**2).sum()) for m in mats]
+    lhs = np.hstack(
+        [w * m.T for w, m in zip(weights, mats, strict=True)]
+    )  # X lhs = rhs, stacked over t
+    rhs = np.hstack([w * m @ m.T for w, m in zip(weights, mats, strict=True)])
+    solution = np.linalg.lstsq(lhs.T, rhs.T, rcond=None)[0].T
+    merged = merge("wudi", context(theta0, taus), closed_form=True)
+    assert close(merged, {W: theta0[W] + solution, B: theta0[B]}, atol=1e-4)
+
+
+def test_wudi_takes_adam_steps_on_the_interference_loss_from_the_sum():
+    theta0, taus = toy()
+    mats = [torch.tensor(t[W]) for t in taus]
+    start = sum(mats).requires_grad_()
+    wudi_loss(start, mats).backward()
+    g = start.grad  # Adam's first step: lr * m_hat / (sqrt(v_hat) + eps) = lr g / (|g| + eps)
+    step = (start - 0.01 * g / (g.abs() + 1e-8)).detach().numpy()
+    merged = merge("wudi", context(theta0, taus), steps=1, lr=0.01)
+    assert close(merged, {W: theta0[W] + step, B: theta0[B]})
+    closed = merge("wudi", context(theta0, taus), closed_form=True)[W] - torch.tensor(theta0[W])
+    assert wudi_loss(closed.double(), mats) < wudi_loss(
+        merged[W].double() - torch.tensor(theta0[W]), mats
+    )
+
+
+STATIC = {
+    "dare_task_arithmetic": {},
+    "dare_ties": {},
+    "consensus_ta": {},
+    "tsv_m": {},
+    "iso_c": {},
+    "iso_cts": {},
+    "pcb": {},
+    "wudi": {"steps": 5},
+}
+
+
+def test_every_recent_method_merges_the_tiny_tower(towers):
+    theta0 = towers[0].state_dict()
+    ctx = MergeContext(
+        theta0, {t: perturbed(theta0, s) for s, t in enumerate("abc")}, tower=towers[0]
+    )
+    states = [merge(method, ctx, **hp) for method, hp in STATIC.items()]
+    states += [module.task_model(ctx, "b") for module in (tall, emr)]
+    for state in states:
+        assert set(state) == set(theta0) and all(torch.isfinite(v).all() for v in state.values())
+        ctx.skeleton(state)  # a strict load
