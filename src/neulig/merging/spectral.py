@@ -7,23 +7,26 @@ from collections.abc import Callable
 
 import torch
 
+from neulig.merging.context import MergeContext
 from neulig.merging.state_dict import StateDict, mean
 
 Block = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (U [m, j], s [j], V^T [j, n])
 
 
 @torch.no_grad()
-def per_matrix(taus: list[StateDict], rule: Callable[[list[torch.Tensor]], torch.Tensor]):
-    """``rule([tau_1[k], ..., tau_T[k]])`` for every key whose tensors are 2-D (ndim == 2, so
-    open_clip's positional embedding and ``proj`` too), the mean of the tau_t elsewhere.
+def per_matrix(ctx: MergeContext, rule: Callable[[list[torch.Tensor]], torch.Tensor]) -> StateDict:
+    """``rule([tau_1[k], ..., tau_T[k]])`` on ``ctx.device`` (the SVDs are the cost) for every
+    key whose tensors are 2-D (ndim == 2, so open_clip's positional embedding and ``proj``
+    too), the mean of the tau_t elsewhere.
 
     Each key is taken as stored: open_clip's fused attention ``in_proj_weight`` [3d, d] is
     one matrix, as in the reference code of TSV and Iso, which runs on open_clip.
     """
+    taus = list(ctx.task_vectors.values())
     merged = mean(taus)
     for key, value in taus[0].items():
         if value.ndim == 2:
-            merged[key] = rule([tau[key] for tau in taus])
+            merged[key] = rule([tau[key].to(ctx.device) for tau in taus]).cpu()
     return merged
 
 

@@ -21,9 +21,7 @@ def merge(ctx: MergeContext, scaling: float = 1.0) -> StateDict:
     Example:
         >>> merged = merge(MergeContext(theta0, experts), scaling=1.0)
     """
-    return add_scaled(
-        ctx.pretrained, per_matrix(list(ctx.task_vectors.values()), iso_c_matrix), scaling
-    )
+    return add_scaled(ctx.pretrained, per_matrix(ctx, iso_c_matrix), scaling)
 
 
 def iso_c_matrix(mats: list[torch.Tensor]) -> torch.Tensor:

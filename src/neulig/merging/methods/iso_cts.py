@@ -24,7 +24,7 @@ def merge(ctx: MergeContext, scaling: float = 1.0, common_fraction: float = 0.8)
         >>> merged = merge(MergeContext(theta0, experts), scaling=1.0, common_fraction=0.8)
     """
     rule = partial(iso_cts_matrix, common_fraction=common_fraction)
-    return add_scaled(ctx.pretrained, per_matrix(list(ctx.task_vectors.values()), rule), scaling)
+    return add_scaled(ctx.pretrained, per_matrix(ctx, rule), scaling)
 
 
 def iso_cts_matrix(mats: list[torch.Tensor], common_fraction: float) -> torch.Tensor:

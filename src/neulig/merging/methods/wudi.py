@@ -28,7 +28,8 @@ def merge(
 
     tau_m minimises L = sum_t ||(tau_m - tau_t) tau_t^T||_F^2 / ||tau_t||_F^2 from
     tau_m = sum_t tau_t, by ``steps`` full-batch Adam steps (torch defaults, no weight decay;
-    the original's 300 at lr 1e-5), or exactly with ``closed_form`` (see :func:`wudi_matrix`).
+    the original's 300 at lr 1e-5), or exactly with ``closed_form`` (see :func:`wudi_matrix`),
+    on ``ctx.device``.
 
     Example:
         >>> merged = merge(MergeContext(theta0, experts), steps=300, lr=1e-5)
@@ -37,7 +38,8 @@ def merge(
     merged = {k: v.float().clone() for k, v in ctx.pretrained.items()}
     for key in merged:
         if key.endswith(BLOCK_LINEARS):
-            merged[key] += wudi_matrix([t[key] for t in taus], steps, lr, closed_form)
+            mats = [t[key].to(ctx.device) for t in taus]
+            merged[key] += wudi_matrix(mats, steps, lr, closed_form).cpu()
     return merged
 
 
