@@ -268,6 +268,13 @@ def test_wudi_takes_adam_steps_on_the_interference_loss_from_the_sum():
     )
 
 
+def test_wudi_of_a_task_and_a_zero_task_vector_is_that_task_vector():
+    theta0, taus = toy(tasks=2)
+    taus[0][W] = np.zeros_like(taus[0][W])  # adds nothing to L instead of dividing by 0
+    merged = merge("wudi", context(theta0, taus), closed_form=True)
+    assert close(merged, {W: theta0[W] + taus[1][W], B: theta0[B]}, atol=1e-4)
+
+
 STATIC = {
     "dare_task_arithmetic": {},
     "dare_ties": {},

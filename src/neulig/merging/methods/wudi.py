@@ -48,9 +48,10 @@ def wudi_matrix(mats: list[torch.Tensor], steps: int, lr: float, closed_form: bo
     is 2 (tau_m A - B) with A = sum_t w_t G_t and B = sum_t w_t tau_t G_t computed once: one
     [m, n] x [n, n] product per step, whatever T. A zero tau_t adds nothing to L (w_t = 0).
     The minimiser is B A^+ (closed form, in float64)."""
-    weights = [1.0 / n if (n := float(m.square().sum())) > 0 else 0.0 for m in mats]
-    a = sum(w * m.T @ m for w, m in zip(weights, mats, strict=True))
-    b = sum(w * m @ m.T @ m for w, m in zip(weights, mats, strict=True))
+    a, b = 0.0, 0.0
+    for m in mats:
+        gram = m.T @ m / (float(m.square().sum()) or 1.0)  # w_t G_t; 0 when tau_t is
+        a, b = a + gram, b + m @ gram
     if closed_form:
         return (b.double() @ torch.linalg.pinv(a.double(), hermitian=True)).float()
     merged = torch.nn.Parameter(sum(mats).clone())
