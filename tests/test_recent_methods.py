@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from neulig.merging import MergeContext, merge
-from neulig.merging.methods import emr, tall
+from neulig.merging.task_models import emr, tall
 
 from .test_merge_methods import perturbed, ties_reference
 
@@ -117,8 +117,6 @@ def test_tall_gives_each_task_its_masked_multi_task_vector():
     for i, task in enumerate(ctx.experts):
         expected = {k: theta0[k] + masks[i][k] * total[k] for k in total}
         assert close(tall.task_model(ctx, task, tall_lambda=0.5), expected)
-    with pytest.raises(NotImplementedError):
-        merge("tall", ctx)
 
 
 def tsv_np(mats):
@@ -208,8 +206,6 @@ def test_emr_elects_masks_and_rescales_per_task():
         if i != 1:
             assert emr.task_model(ctx, task)[W][0, 0] == theta0[W][0, 0]
     assert unified[W][0, 0] == -0.5
-    with pytest.raises(NotImplementedError):
-        merge("emr", ctx)
 
 
 def test_pcb_balances_drops_and_averages_as_the_vision_script():

@@ -55,6 +55,12 @@ def task_arithmetic(info: dict, tasks: list[str], routing=None) -> Coefficients:
     return _static([float(_hparam("task_arithmetic", info, "scaling"))] * len(tasks))
 
 
+def dare_task_arithmetic(info: dict, tasks: list[str], routing=None) -> Coefficients:
+    """As task arithmetic with DARE's own lambda: drop-and-rescale keeps each task vector's
+    expectation, so the twin is exact in expectation over the drop masks."""
+    return _static([float(_hparam("dare_task_arithmetic", info, "scaling"))] * len(tasks))
+
+
 def adamerging_task(info: dict, tasks: list[str], routing=None) -> Coefficients:
     """c_t = lambda_t, c_0 = 1 - sum_t lambda_t."""
     lambdas = info["coefficients"]["lambdas"]
@@ -86,9 +92,11 @@ COUNTERPARTS: dict[str, Callable[..., Coefficients] | None] = {
     "adamerging_task": adamerging_task,
     "adamerging_layer": adamerging_layer,
     "wemoe": wemoe,
+    "dare_task_arithmetic": dare_task_arithmetic,
     "ties": None,
     "regmean": None,
     "fisher": None,
+    **dict.fromkeys(["dare_ties", "consensus_ta", "tsv_m", "iso_c", "iso_cts", "pcb", "wudi"]),
 }
 NEEDS_IMAGES = frozenset({"wemoe"})
 

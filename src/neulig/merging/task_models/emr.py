@@ -51,7 +51,3 @@ def task_model(ctx: MergeContext, task: str) -> StateDict:
         for k in unified
     }
 
-
-def merge(ctx: MergeContext, **hparams) -> StateDict:
-    """EMR has one model per task: use :func:`task_model`."""
-    raise NotImplementedError("EMR-Merging makes one model per task: call emr.task_model")

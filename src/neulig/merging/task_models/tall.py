@@ -25,7 +25,3 @@ def task_model(ctx: MergeContext, task: str, tall_lambda: float = 0.6) -> StateD
     mask = tall_mask(taus[task], total, tall_lambda)
     return {k: ctx.pretrained[k].float() + mask[k] * total[k] for k in total}
 
-
-def merge(ctx: MergeContext, **hparams) -> StateDict:
-    """TALL has one model per task: use :func:`task_model`."""
-    raise NotImplementedError("TALL masks make one model per task: call tall.task_model")
