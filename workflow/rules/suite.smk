@@ -7,8 +7,8 @@ import shlex
 
 from neulig.suite import check_suite, member_configs, replicates
 
-check_suite(config, workflow.basedir)
-MEMBERS = member_configs(config["suite"], workflow.basedir)
+check_suite(config, NEULIG_DIR)
+MEMBERS = member_configs(config["suite"], NEULIG_DIR)
 SUITE = config["experiment"]
 
 
