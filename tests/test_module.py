@@ -35,10 +35,11 @@ use rule * from neulig
 """
 
 
-def deployed(tmp_path: Path) -> Path:
+def deployed(tmp_path: Path, snakefile: str = "workflow/Snakefile") -> Path:
+    """A deployment of ``snakefile`` (snakedeploy's choice is workflow/Snakefile)."""
     (tmp_path / "workflow").mkdir()
     (tmp_path / "workflow" / "Snakefile").write_text(
-        DEPLOYED_SNAKEFILE.format(snakefile=(ROOT / "Snakefile").as_posix())
+        DEPLOYED_SNAKEFILE.format(snakefile=(ROOT / snakefile).as_posix())
     )
     (tmp_path / "config").mkdir()
     shutil.copy(TEST_CONFIG, tmp_path / "config" / "config.yaml")
@@ -59,8 +60,9 @@ def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return result
 
 
-def test_module_deployment_plans_with_its_own_config(tmp_path):
-    out = run(deployed(tmp_path), "-n", "--cores", "1").stdout
+@pytest.mark.parametrize("snakefile", ["workflow/Snakefile", "Snakefile"])
+def test_module_deployment_plans_with_its_own_config(tmp_path, snakefile):
+    out = run(deployed(tmp_path, snakefile), "-n", "--cores", "1").stdout
     assert "report_tables" in out
     assert "results/ci/" in out  # the deployment's config (experiment ci), not the default
 
