@@ -78,3 +78,7 @@ def test_module_deployment_runs_the_tiny_config_to_its_report(tmp_path):
     # the HTML report picks up the deployed workflow's outputs and captions
     run(repo, "--report", "report.html")
     assert (repo / "report.html").stat().st_size > 0
+    # A module's caller writes its own front page; the workflow's own (workflow.rst), rendered
+    # with this deployment's config on the same outputs:
+    run(repo, "--snakefile", str(ROOT / "Snakefile"), "--report", "neulig.html")
+    assert "What each category holds" in (repo / "neulig.html").read_text()
