@@ -1,9 +1,16 @@
 # Multi-level model collaboration: download -> pretrain -> finetune -> merge / ensemble
 # -> evaluate -> report. Logic lives in the `neulig` package; rules call its CLI.
+from pathlib import Path
+
 from snakemake.utils import min_version
 from neulig.config import check_config, exit_on_config_error, put_cli_on_path
 
 min_version("9.0")
+
+# This workflow's own files (schemas, the default config) are found beside this Snakefile, not
+# through workflow.basedir: when another workflow uses this one as a module (snakedeploy), that
+# is the caller's directory. Rules, captions and conda files are already relative to their file.
+NEULIG_DIR = Path(str(workflow.current_basedir))
 
 # Rules call the `neulig` CLI (and DVC) installed beside this Snakemake, so
 # `.venv/bin/snakemake` works without an activated venv.
@@ -37,7 +44,7 @@ else:
     # Validates against workflow/schemas/config.schema.yaml and fills in its defaults; a bad
     # key fails here, before any job, in one line that names it.
     exit_on_config_error(
-        check_config, config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml"
+        check_config, config, NEULIG_DIR / "workflow/schemas/config.schema.yaml"
     )
 
     include: "workflow/rules/common.smk"

@@ -1,4 +1,4 @@
-"""Benchmarks quoted in the README; results go to ``benchmarks/results.json``.
+"""Benchmarks quoted in benchmarks/README.md; results go to ``benchmarks/results.json``.
 
 1. Fine-tune loop throughput (images/s) of :func:`neulig.finetune.finetune_expert` against a bare
    PyTorch loop on the same model, batch and optimiser (target: >= 0.9x).

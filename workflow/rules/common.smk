@@ -12,8 +12,8 @@ from neulig.records import PER_INPUT_MERGES
 # The shipped default's data specs: a task whose data matches keeps the plain folder name
 # data/<task>; any other spec gets its own folder, so experiments never overwrite each other.
 _DEFAULT = load_config(
-    f"{workflow.basedir}/config/config.yaml",
-    f"{workflow.basedir}/workflow/schemas/config.schema.yaml",
+    NEULIG_DIR / "config/config.yaml",
+    NEULIG_DIR / "workflow/schemas/config.schema.yaml",
 )
 P = exit_on_config_error(
     Plan,

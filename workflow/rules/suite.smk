@@ -8,8 +8,8 @@ import shlex
 from neulig.config import exit_on_config_error
 from neulig.suite import check_suite, member_configs, replicates
 
-exit_on_config_error(check_suite, config, workflow.basedir)
-MEMBERS = exit_on_config_error(member_configs, config["suite"], workflow.basedir)
+exit_on_config_error(check_suite, config, NEULIG_DIR)
+MEMBERS = exit_on_config_error(member_configs, config["suite"], NEULIG_DIR)
 SUITE = config["experiment"]
 
 
