@@ -44,7 +44,7 @@ def _config(experiment="x", origin="shared", **neulig):
         "seed": 0,
         "experts": {"origin": origin, "reference": None},
         "tasks": {"b": {"source": "shapes"}, "a": {"source": "gratings"}},
-        "merge": {"methods": ["average"]},
+        "merge": {"methods": ["average"], "plugins": []},
         "ensemble": {"methods": ["features"]},
         "neulig": {"min_models": 2, "max_combinations": 32, **neulig},
     }

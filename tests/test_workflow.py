@@ -13,9 +13,7 @@ from neulig.config import _schema
 from neulig.data.sources import SOURCES
 from neulig.ensemble import ENSEMBLE_METHODS
 from neulig.ligand import TASK_LOSSES
-from neulig.merging import MERGE_LABELS, MERGE_METHODS
-from neulig.merging.levels import COUNTERPARTS, NEEDS_IMAGES
-from neulig.records import ENSEMBLE_COUNTERPARTS, ENSEMBLE_LABELS, NEULIG_LOSSES, PER_INPUT_MERGES
+from neulig.records import ENSEMBLE_LABELS, NEULIG_LOSSES
 
 from .workflow_helpers import ROOT, SCHEMA, TEST_CONFIG, snakemake, workdir_with
 
@@ -34,7 +32,6 @@ STAGES = (
 def test_schema_enums_and_labels_match_every_registry():
     schema = _schema(str(SCHEMA))["properties"]
     enums = {
-        "merge": (schema["merge"]["properties"]["methods"]["items"]["enum"], MERGE_METHODS),
         "ensemble": (
             schema["ensemble"]["properties"]["methods"]["items"]["enum"],
             ENSEMBLE_METHODS,
@@ -49,12 +46,7 @@ def test_schema_enums_and_labels_match_every_registry():
     for name, (enum, registry) in enums.items():
         assert set(enum) == set(registry), name
     assert set(NEULIG_LOSSES) == set(TASK_LOSSES)
-    # the DAG's torch-free view of the counterparts (records.py) matches merging.levels
-    assert set(ENSEMBLE_COUNTERPARTS) == {m for m, rule in COUNTERPARTS.items() if rule}
-    assert set(PER_INPUT_MERGES) == set(NEEDS_IMAGES)
-    assert set(COUNTERPARTS) <= set(MERGE_METHODS)
     for labels, registry in (
-        (MERGE_LABELS, MERGE_METHODS),
         (ENSEMBLE_LABELS, ENSEMBLE_METHODS),
         (ALIGN_LABELS, ALIGN_METHODS),
     ):

@@ -1,16 +1,15 @@
 """Config validation with one-line errors that name the offending key, and schema defaults.
 
 The schema (``workflow/schemas/config.schema.yaml``) is the only place defaults live. The merge
-methods' names are not written in it: they are the modules of :mod:`neulig.merging.methods`,
-filled into the schema here, so adding a method is one file plus its name in the config.
+methods' names are not written in it: they come from :mod:`neulig.catalogue` (the built-in
+methods and the config's ``merge.plugins``), filled into the schema here, so adding a method is
+one file plus its name in the config.
 Kept free of torch: the Snakefile validates the config on every ``snakemake`` call.
 """
 
 from __future__ import annotations
 
-import ast
 import os
-import pkgutil
 import sys
 from functools import cache
 from pathlib import Path
@@ -18,9 +17,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from neulig.catalogue import merge_methods
 from neulig.errors import ConfigError
-
-MERGE_METHODS_DIR = Path(__file__).parent / "merging" / "methods"
 
 
 def put_cli_on_path() -> None:
@@ -28,27 +26,6 @@ def put_cli_on_path() -> None:
     live) first on PATH for the jobs Snakemake starts; ``--sdm conda`` jobs put their own
     environment before it."""
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
-
-
-def merge_method_names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules([str(MERGE_METHODS_DIR)]))
-
-
-@cache
-def merge_method_labels() -> dict[str, str]:
-    """Each method module's ``LABEL`` constant, read from its source: the report and the
-    schema need the names and labels, not torch (importing the modules costs seconds)."""
-    labels = {}
-    for name in merge_method_names():
-        tree = ast.parse((MERGE_METHODS_DIR / f"{name}.py").read_text())
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [
-                "LABEL"
-            ]:
-                labels[name] = ast.literal_eval(node.value)
-        if name not in labels:
-            raise ConfigError(f"{MERGE_METHODS_DIR / name}.py: no LABEL = '...' constant")
-    return labels
 
 
 def _with_defaults(validator_class):
@@ -66,21 +43,26 @@ def _with_defaults(validator_class):
 
 
 @cache
-def _schema(path: str) -> dict:
+def _schema(path: str, plugins: tuple[str, ...] = ()) -> dict:
     with open(path) as fh:
         schema = yaml.safe_load(fh)
     merge = schema["properties"].get("merge")
     if merge:  # the experiment schema (a suite's has no merge block)
-        names = merge_method_names()
+        names = list(merge_methods(plugins))
         merge["properties"]["methods"]["items"]["enum"] = names
-        merge["propertyNames"]["enum"] = ["methods", *names]
+        merge["propertyNames"]["enum"] = ["methods", "plugins", *names]
+        schema["properties"]["pairs"]["properties"]["methods"]["items"]["enum"] = names
     return schema
 
 
 def check_config(config: dict, schema_path: str | os.PathLike) -> None:
     """Validate ``config`` in place, filling in defaults; raise :class:`ConfigError` naming the
     first bad key (``config key 'finetune.lr': 'fast' is not of type 'number'``)."""
-    validator = _with_defaults(jsonschema.Draft202012Validator)(_schema(str(schema_path)))
+    plugins = (config.get("merge") or {}).get("plugins") or []
+    if not isinstance(plugins, list):
+        raise ConfigError(f"config key 'merge.plugins': {plugins!r} is not a list of module names")
+    schema = _schema(str(schema_path), tuple(plugins))
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         key = ".".join(str(p) for p in error.absolute_path) or "<top level>"

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import combinations
 
+from neulig.catalogue import merge_methods
 from neulig.data.layout import dataset_files
 from neulig.errors import ConfigError
-from neulig.records import ENSEMBLE_COUNTERPARTS, PER_INPUT_MERGES, model_name
+from neulig.records import model_name
 
 # Keys of a task's config that do not change its data.
 _NOT_DATA = ("finetune",)
@@ -77,6 +78,14 @@ class Plan:
         return self.config["merge"]["methods"]
 
     @property
+    def merge_plugins(self) -> list[str]:
+        """Modules of the researcher's own merge methods: every job naming a method loads them."""
+        return self.config["merge"]["plugins"]
+
+    def per_input(self, method: str) -> bool:
+        return merge_methods(self.merge_plugins)[method].per_input
+
+    @property
     def ensemble_methods(self) -> list[str]:
         return self.config["ensemble"]["methods"]
 
@@ -87,13 +96,14 @@ class Plan:
         return (
             [model_name("zero_shot")]
             + [model_name("expert", t) for t in self.tasks]
-            + [model_name("merge", m) for m in self.merge_methods if m not in PER_INPUT_MERGES]
+            + [model_name("merge", m) for m in self.merge_methods if not self.per_input(m)]
         )
 
     @property
     def counterparts(self) -> list[str]:
         """The merge methods scored at prediction level too (one job each)."""
-        return [m for m in self.merge_methods if m in ENSEMBLE_COUNTERPARTS]
+        catalogue = merge_methods(self.merge_plugins)
+        return [m for m in self.merge_methods if catalogue[m].counterpart]
 
     @cached_property
     def combos(self) -> list[str]:

@@ -36,17 +36,6 @@ ENSEMBLE_LABELS = {
     "probabilities": "Ensemble (average of probabilities)",
     "features": "Ensemble (average of features)",
 }
-# Merge methods with a prediction-level counterpart (neulig.merging.levels; the others are
-# merge-only, as in the paper), and those whose merged model differs per input, so that no one
-# checkpoint holds it: the DAG gives each a counterpart job, which also scores the latter.
-ENSEMBLE_COUNTERPARTS = (
-    "average",
-    "task_arithmetic",
-    "adamerging_task",
-    "adamerging_layer",
-    "wemoe",
-)
-PER_INPUT_MERGES = ("wemoe",)
 MODEL_LABELS = {"zero_shot": "Zero-shot (pretrained)", "expert": "Fine-tuned experts (own task)"}
 
 # How an alignment job combines the aligned pair.

@@ -7,7 +7,6 @@ import shlex
 from neulig.config import load_config
 from neulig.data.layout import dataset_files
 from neulig.plan import Plan, data_spec
-from neulig.records import PER_INPUT_MERGES
 
 # The shipped default's data specs: a task whose data matches keeps the plain folder name
 # data/<task>; any other spec gets its own folder, so experiments never overwrite each other.
@@ -80,9 +79,21 @@ def finetune_params(task):
     return {**recipe, "seed": config["seed"], "device": config["device"]}
 
 
+def plugin_params():
+    """The config's merge plugins, for every job that names a merge method; absent when there
+    are none, so that the built-in methods' params (a rerun trigger) stay as they were.
+    """
+    return {"plugins": P.merge_plugins} if P.merge_plugins else {}
+
+
 def merge_params(method):
     slice_ = config["merge"].get(method, {"hparams": {}, "search": {}})
-    return {**slice_, "seed": config["seed"], "device": config["device"]}
+    return {
+        **slice_,
+        **plugin_params(),
+        "seed": config["seed"],
+        "device": config["device"],
+    }
 
 
 def neulig_params():
@@ -130,7 +141,7 @@ def get_counterpart_inputs(wildcards):
         "features": [P.features(f"expert_{t}") for t in P.tasks],
         "heads": P.results("pretrained", "heads.safetensors"),
     }
-    if wildcards.method in PER_INPUT_MERGES:
+    if P.per_input(wildcards.method):
         pretrained = P.checkpoint("pretrained")
         inputs |= {"model": merged, "pretrained": pretrained}
         inputs |= {"pretrained_info": pretrained.replace(".safetensors", ".json")}
@@ -140,7 +151,7 @@ def get_counterpart_inputs(wildcards):
 
 
 def per_input_args(wildcards, input):
-    if wildcards.method not in PER_INPUT_MERGES:
+    if not P.per_input(wildcards.method):
         return ""
     return (
         f"--model {input.model} --pretrained {input.pretrained} --experts {input.experts}"

@@ -29,7 +29,9 @@ rule merge_counterpart:
         ENV
     threads: 1
     params:
-        args=as_arg({"seed": config["seed"], "device": config["device"]}),
+        args=as_arg(
+            {**plugin_params(), "seed": config["seed"], "device": config["device"]}
+        ),
         per_input=per_input_args,
     shell:
         "neulig counterpart --method {wildcards.method} --params {params.args}"

@@ -77,7 +77,7 @@ rule report_tables:
     conda:
         ENV
     params:
-        args=as_arg(config["report"]),
+        args=as_arg({**config["report"], **plugin_params()}),
         out=lambda w, output: os.path.dirname(output.csv),
     shell:
         "neulig report --params {params.args} --records {input.records}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from neulig.catalogue import merge_method
 from neulig.cli.common import load_tasks, task_dir, torch_device
 from neulig.errors import ConfigError
 
@@ -27,11 +28,9 @@ def evaluate(args) -> None:
 def merge(args) -> None:
     """Merge the experts with one registry method; a grid hyper-parameter is chosen on val."""
     from neulig import io
-    from neulig.merging import MERGE_METHODS
     from neulig.merging.search import merge_with_search
 
-    if args.method not in MERGE_METHODS:
-        raise ConfigError(f"merge.methods: unknown method '{args.method}'")
+    merge_method(args.method)  # an unknown name fails here, in one line, before any loading
     ctx, info = _merge_context(args, args.pretrained, args.experts)
     merged, hparams, choice = merge_with_search(
         args.method, ctx, args.params.get("hparams", {}), args.params.get("search", {})
@@ -64,20 +63,21 @@ def _feature_caches(args):
 
 def counterpart(args) -> None:
     """A merge method at prediction level, with its own coefficients, on the cached features;
-    a merge with one network per input (WeMoE) is scored here too."""
+    a merge with one network per input (``per_input``, WeMoE) is scored here too."""
     from neulig import io
     from neulig.evaluate import read_heads
     from neulig.merging.evaluation import counterpart_records, per_input_merge_records
-    from neulig.records import PER_INPUT_MERGES, write_records
+    from neulig.records import write_records
 
     info = io.read_json(args.info)
     pretrained, experts = _feature_caches(args)
     heads = read_heads(args.heads, info["experts"])  # the merge's task order = the features'
 
     records, routing = [], None
-    if args.method in PER_INPUT_MERGES:
+    if merge_method(args.method).per_input:
         ctx, _ = _merge_context(args, args.pretrained[0], args.experts)
-        records, routing = per_input_merge_records(ctx, io.load_tensors(args.model[0]), heads)
+        state = io.load_tensors(args.model[0])
+        records, routing = per_input_merge_records(args.method, ctx, state, heads)
     records += counterpart_records(args.method, info, pretrained, experts, heads, routing)
     write_records(args.out, records)
 

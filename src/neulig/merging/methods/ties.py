@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import torch
 
+from neulig.catalogue import MergeMethod
 from neulig.merging.context import MergeContext
 from neulig.merging.state_dict import StateDict, add_scaled, flatten, unflatten
 
-LABEL = "TIES merging"
+METHOD = MergeMethod(label="TIES merging", paper_rank=3)
 
 
 def merge(
