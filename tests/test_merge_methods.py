@@ -16,8 +16,8 @@ from neulig.ensemble import feature_average
 from neulig.merging import MergeContext, levels, merge, wemoe
 from neulig.merging.coefficients import combine
 from neulig.merging.registry import method_module
-from neulig.merging.state_dict import mean, split_extra
-from neulig.models import Head, Preprocess
+from neulig.merging.state_dict import mean
+from neulig.models import Head, Preprocess, split_extra
 
 NEW_METHODS = ["regmean", "fisher", "adamerging_task", "adamerging_layer", "wemoe"]
 FAST = {

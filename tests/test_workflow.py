@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from neulig.align import ALIGN_LABELS, ALIGN_METHODS
+from neulig.align import ALIGN_METHODS
+from neulig.catalogue import ALIGN_LABELS
 from neulig.config import _schema
 from neulig.data.sources import SOURCES
 from neulig.ensemble import ENSEMBLE_METHODS

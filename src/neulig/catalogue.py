@@ -84,6 +84,15 @@ def _merge_methods(plugins: tuple[str, ...]) -> dict[str, MergeMethod]:
     return methods
 
 
+# How an alignment job permutes one expert onto another (the keys of
+# neulig.align.ALIGN_METHODS), in the report's order.
+ALIGN_LABELS = {
+    "identity": "no alignment",
+    "weight": "weight only",
+    "activation": "activation only",
+    "mudsc": "MuDSC",
+}
+
 _PLUGINS: list[str] = []
 
 

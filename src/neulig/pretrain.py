@@ -14,7 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from neulig.data.packed import Task
-from neulig.models import Preprocess, StateDict, create_clip, create_tokenizer
+from neulig.models import Preprocess, StateDict, build_head, create_clip, create_tokenizer
 from neulig.training import (
     TrainState,
     autocast,
@@ -111,8 +111,6 @@ def provide_pretrained(
     or loaded from an open_clip tag / weights file. Returns the model (CPU, eval), the tasks'
     zero-shot heads as flat tensors (``<task>/weight``, ``<task>/scale``) and the checkpoint info.
     """
-    from neulig.models import build_head
-
     if params["pretrained"] in SCRATCH_TAGS:
         model = pretrain_clip(tasks, params["model"], params["recipe"], device, state)
     else:

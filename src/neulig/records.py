@@ -12,6 +12,7 @@ import os
 from dataclasses import asdict, dataclass, fields
 
 from neulig.errors import ArtifactError
+from neulig.io import read_json, write_json
 
 # What produced the prediction: the pretrained model, one expert, a static merge, a
 # prediction-level ensemble, NeuLig (router + merge or ensemble), or an aligned pair.
@@ -110,8 +111,6 @@ COLUMNS = tuple(f.name for f in fields(Record))
 
 def read_records(path: str | os.PathLike) -> list[Record]:
     """Load a records file, checking every row against :class:`Record`."""
-    from neulig.io import read_json
-
     rows = read_json(path)
     try:
         return [Record(**row) for row in rows]
@@ -121,6 +120,4 @@ def read_records(path: str | os.PathLike) -> list[Record]:
 
 
 def write_records(path: str | os.PathLike, records: list[Record]) -> None:
-    from neulig.io import write_json
-
     write_json(path, [r.to_dict() for r in records])

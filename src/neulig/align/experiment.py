@@ -10,7 +10,15 @@ from torch import nn
 
 from neulig.align.matching import AlignResult, align
 from neulig.data.packed import Task
+from neulig.dynamic_merge import ExpertStack
 from neulig.evaluate import accuracy
+from neulig.ligand.router import (
+    TaskFeatures,
+    ensemble_accuracy,
+    offset_keys,
+    parameter_offsets,
+    train_router,
+)
 from neulig.merging.state_dict import mean
 from neulig.models import Head, Preprocess, encode_images
 from neulig.records import Record
@@ -74,15 +82,6 @@ def neulig_pair(
 ) -> dict[str, dict[str, float]]:
     """NeuLig over the reference and the aligned expert: router on both experts' features,
     then per-sample merged weights. Returns ``{"merge": {task: acc}, "ensemble": {...}}``."""
-    from neulig.dynamic_merge import ExpertStack
-    from neulig.ligand.router import (
-        TaskFeatures,
-        ensemble_accuracy,
-        offset_keys,
-        parameter_offsets,
-        train_router,
-    )
-
     other = copy.deepcopy(reference)
     other.load_state_dict(aligned)
     states = [reference.state_dict(), aligned]

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     use_plugins(args.params.get("plugins", []))  # the config's merge.plugins, for method names
     if args.threads:
-        import torch
+        import torch  # only here: the report and data steps never need it
 
         torch.set_num_threads(args.threads)
     try:

@@ -1,4 +1,8 @@
-"""Step adapters of the collaboration stages: evaluate, merge, ensemble, route, align, report."""
+"""Step adapters of the collaboration stages: evaluate, merge, ensemble, route, align, report.
+
+Each adapter imports what its step needs: a job runs one step, and the steps' modules together
+(torch, open_clip, matplotlib) would cost every job seconds.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Step adapters of the training stages: download, pretrain, fine-tune."""
+"""Step adapters of the training stages: download, pretrain, fine-tune.
+
+Each adapter imports what its step needs: a job runs one step, and the steps' modules together
+(torch, open_clip, matplotlib) would cost every job seconds.
+"""
 
 from __future__ import annotations
 

@@ -8,15 +8,15 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from neulig.catalogue import ALIGN_LABELS
 from neulig.reporting.figures import placeholder, save_figure
+from neulig.reporting.tables import write_csv
 
 SUFFIX = {"average": "", "neulig_merge": " + NeuLig merge", "neulig_ensemble": " + NeuLig ensemble"}
 VARIANTS = ["experts", "average", "neulig_merge", "neulig_ensemble"]
 
 
 def _row_label(method: str, variant: str) -> str:
-    from neulig.align import ALIGN_LABELS
-
     if variant == "experts":
         return "experts (unmerged)"
     return ALIGN_LABELS.get(method, method) + SUFFIX[variant]
@@ -24,8 +24,6 @@ def _row_label(method: str, variant: str) -> str:
 
 def alignment_table(records: pd.DataFrame) -> pd.DataFrame:
     """(setting, method) x task accuracy of every alignment variant except the lambda sweep."""
-    from neulig.align import ALIGN_LABELS
-
     rows = records[(records["kind"] == "align") & (records["variant"] != "lambda_sweep")].copy()
     methods = list(ALIGN_LABELS)
 
@@ -89,8 +87,6 @@ def alignment_markdown(table: pd.DataFrame) -> str:
 def write_section(records: pd.DataFrame, out: Path) -> str:
     """The alignment CSV and lambda figure (empty ones when the config has no alignment, as
     the rule declares them whatever the config); returns the section's Markdown."""
-    from neulig.reporting.tables import write_csv
-
     has_align = (records["kind"] == "align").any()
     table = alignment_table(records) if has_align else pd.DataFrame()
     write_csv(out / "alignment.csv", table)

@@ -16,6 +16,7 @@ import pandas as pd
 from neulig.records import NEULIG_ENSEMBLE, neulig_method
 from neulig.reporting.labels import label, order
 from neulig.reporting.sections.orderings import orderings_markdown
+from neulig.reporting.tables import write_csv
 
 LEVELS = ("Mer.", "Ens.", "Gap")
 PAPER_NOTE = (
@@ -72,8 +73,6 @@ def levels_markdown(table: pd.DataFrame) -> str:
 
 
 def write_section(records: pd.DataFrame, out: Path) -> str:
-    from neulig.reporting.tables import write_csv
-
     table = levels_table(records)
     write_csv(out / "levels.csv", table)  # declared output: written even when empty
     if table.empty:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from neulig.records import NEULIG_ENSEMBLE, neulig_method
 from neulig.reporting.figures import save_figure
+from neulig.reporting.tables import write_csv
 
 MERGE = neulig_method("per_sample")
 ENSEMBLE = NEULIG_ENSEMBLE
@@ -126,8 +127,6 @@ def neulig_markdown(gaps: pd.DataFrame, betas: list[dict]) -> str:
 
 def write_section(gaps: pd.DataFrame, betas: list[dict], out: Path) -> str:
     """The gap CSV and the three NeuLig figures; returns the section's Markdown."""
-    from neulig.reporting.tables import write_csv
-
     write_csv(out / "neulig_gap.csv", gaps, index=False)
     plot_model_counts(gaps, out / "neulig_model_counts.png")
     plot_gaps(gaps, out / "neulig_gap.png")

@@ -13,6 +13,7 @@ import pandas as pd
 from neulig.records import NEULIG_ENSEMBLE, neulig_method
 from neulig.reporting.figures import placeholder, save_figure
 from neulig.reporting.labels import label
+from neulig.reporting.tables import write_csv
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 NEULIG = "NeuLig"
@@ -67,8 +68,6 @@ def plot_pairs(table: pd.DataFrame, path: Path) -> None:
 
 
 def write_section(records: pd.DataFrame, out: Path) -> str:
-    from neulig.reporting.tables import write_csv
-
     table = pairs_table(records)
     write_csv(out / "pairs.csv", table, index=False)
     plot_pairs(table, out / "pairs.png")
