@@ -52,6 +52,16 @@ def neulig_method(granularity: str) -> str:
     return f"neulig_merge_{granularity}"
 
 
+def combo_name(tasks) -> str:
+    """The name of a combination of experts (a records ``combo``): ``a+b+c``."""
+    return "+".join(tasks)
+
+
+def combo_tasks(combo: str) -> list[str]:
+    """The tasks of a name made by :func:`combo_name`."""
+    return combo.split("+")
+
+
 def model_name(kind: str, name: str | None = None) -> str:
     """The name of a single evaluated network: ``pretrained``, ``expert_<task>``,
     ``merge_<method>``."""

@@ -7,6 +7,7 @@ import shlex
 from neulig.config import load_config
 from neulig.data.layout import dataset_files
 from neulig.plan import Plan, data_spec
+from neulig.records import combo_tasks
 
 # The shipped default's data specs: a task whose data matches keeps the plain folder name
 # data/<task>; any other spec gets its own folder, so experiments never overwrite each other.
@@ -54,7 +55,7 @@ def get_all_data(wildcards):
 
 
 def get_combo_data(wildcards):
-    return data_inputs(wildcards.combo.split("+"))
+    return data_inputs(combo_tasks(wildcards.combo))
 
 
 def download_params(wildcards):
@@ -126,7 +127,7 @@ def get_diverse_expert(wildcards):
     return {
         "reference": reference,
         "other": other,
-        "infos": [p.replace(".safetensors", ".json") for p in (reference, other)],
+        "infos": [P.sidecar(p) for p in (reference, other)],
         **data_inputs([P.reference, wildcards.task]),
     }
 
@@ -136,15 +137,15 @@ def get_counterpart_inputs(wildcards):
     and the test images, since its merged network is rebuilt for every input."""
     merged = P.results("merge", wildcards.method, "vision.safetensors")
     inputs = {
-        "info": merged.replace(".safetensors", ".json"),
+        "info": P.sidecar(merged),
         "pretrained_features": P.features("pretrained"),
         "features": [P.features(f"expert_{t}") for t in P.tasks],
-        "heads": P.results("pretrained", "heads.safetensors"),
+        "heads": P.heads,
     }
     if P.per_input(wildcards.method):
         pretrained = P.checkpoint("pretrained")
         inputs |= {"model": merged, "pretrained": pretrained}
-        inputs |= {"pretrained_info": pretrained.replace(".safetensors", ".json")}
+        inputs |= {"pretrained_info": P.sidecar(pretrained)}
         inputs |= {"experts": expert_checkpoints(), "infos": expert_sidecars()}
         inputs |= data_inputs(P.tasks)
     return inputs
@@ -160,23 +161,23 @@ def per_input_args(wildcards, input):
 
 
 def get_pair_inputs(wildcards):
-    tasks = wildcards.combo.split("+")
+    tasks = combo_tasks(wildcards.combo)
     pretrained = P.checkpoint("pretrained")
     return {
         "pretrained": pretrained,
-        "pretrained_info": pretrained.replace(".safetensors", ".json"),
+        "pretrained_info": P.sidecar(pretrained),
         "pretrained_features": P.features("pretrained"),
         "experts": expert_checkpoints(tasks),
         "infos": expert_sidecars(tasks),
         "features": [P.features(f"expert_{t}") for t in tasks],
-        "heads": P.results("pretrained", "heads.safetensors"),
+        "heads": P.heads,
         **data_inputs(tasks),
     }
 
 
 def get_checkpoint(wildcards):
     path = P.checkpoint(wildcards.model)
-    return {"model": path, "info": path.replace(".safetensors", ".json")}
+    return {"model": path, "info": P.sidecar(path)}
 
 
 def encode_splits(wildcards):
@@ -189,11 +190,11 @@ def expert_checkpoints(tasks=None):
 
 
 def expert_sidecars(tasks=None):
-    return [p.replace(".safetensors", ".json") for p in expert_checkpoints(tasks)]
+    return [P.sidecar(p) for p in expert_checkpoints(tasks)]
 
 
 def get_combo_models(wildcards):
-    tasks = wildcards.combo.split("+")
+    tasks = combo_tasks(wildcards.combo)
     return {
         "experts": expert_checkpoints(tasks),
         "infos": expert_sidecars(tasks),
@@ -207,12 +208,12 @@ def get_align_inputs(wildcards):
     other_path = P.checkpoint(f"expert_{other}")
     if wildcards.setting == "different_init":
         seed = ALIGN["other_init_seed"]
-        other_path = P.results(f"finetune_seed{seed}", other, "vision.safetensors")
+        other_path = P.seeded_expert(other, seed)
     ref_path = P.checkpoint(f"expert_{reference}")
     return {
         "reference": ref_path,
         "other": other_path,
-        "infos": [p.replace(".safetensors", ".json") for p in (ref_path, other_path)],
+        "infos": [P.sidecar(p) for p in (ref_path, other_path)],
         **data_inputs(ALIGN["pair"]),
     }
 

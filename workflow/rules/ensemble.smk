@@ -1,7 +1,7 @@
 rule ensemble_experts:
     input:
         features=[P.features(f"expert_{t}") for t in P.tasks],
-        heads=P.results("pretrained", "heads.safetensors"),
+        heads=P.heads,
     output:
         records=P.results("ensemble", "{method}.json"),
     log:

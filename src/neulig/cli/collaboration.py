@@ -6,8 +6,6 @@ Each adapter imports what its step needs: a job runs one step, and the steps' mo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from neulig.catalogue import merge_method
 from neulig.cli.common import load_tasks, task_dir, torch_device
 from neulig.errors import ConfigError
@@ -125,9 +123,9 @@ def route(args) -> None:
     from neulig import io
     from neulig.evaluate import read_heads
     from neulig.ligand.run import run_neulig, temperatures
-    from neulig.records import write_records
+    from neulig.records import combo_tasks, write_records
 
-    names = args.combo.split("+")
+    names = combo_tasks(args.combo)
     states, infos = zip(*(io.load_checkpoint(e) for e in args.experts), strict=True)
     if [i["task"] for i in infos] != names or len(args.features) != len(names):
         raise ConfigError(f"combination {args.combo}: experts {args.experts} do not match it")
@@ -144,7 +142,7 @@ def route(args) -> None:
         torch_device(args),
     )
     io.save_tensors(args.out_router, result.router)
-    io.write_json(Path(args.out_router).with_suffix(".json"), {"combo": args.combo, **result.info})
+    io.write_json(io.sidecar(args.out_router), {"combo": args.combo, **result.info})
     io.write_json(args.out_betas, result.betas)
     write_records(args.out, result.records)
 
@@ -159,7 +157,7 @@ def align(args) -> None:
 
     device = torch_device(args)
     pair = [
-        (load_vision_tower(p, device), io.read_json(Path(p).with_suffix(".json")))
+        (load_vision_tower(p, device), io.read_json(io.sidecar(p)))
         for p in (args.reference, args.other)
     ]
     tasks = {t.name: t for t in load_tasks(args.data, ("train", "val", "test"))}
@@ -194,7 +192,7 @@ def align_expert(args) -> None:
     tasks = load_tasks(args.data, ("train",))
     p = args.params
     result = align_expert(p["align_method"], reference, other, tasks, p, device)
-    info = io.read_json(Path(args.other).with_suffix(".json"))
+    info = io.read_json(io.sidecar(args.other))
     info.update(aligned_to=args.reference, align_method=p["align_method"])
     io.save_checkpoint(args.out, result.state, {**info, "diagnostics": result.diagnostics})
 

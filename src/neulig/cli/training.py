@@ -6,8 +6,6 @@ Each adapter imports what its step needs: a job runs one step, and the steps' mo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from neulig.cli.common import load_tasks, torch_device, train_state
 
 
@@ -62,7 +60,7 @@ def finetune(args) -> None:
 
     splits = () if args.params.get("import_from") else ("train", "val")
     task = load_tasks([args.data], splits)[0]
-    info = io.read_json(Path(args.pretrained).with_suffix(".json"))
+    info = io.read_json(io.sidecar(args.pretrained))
     if args.params.get("import_from"):
         from neulig.hf_import import import_hf_expert
 

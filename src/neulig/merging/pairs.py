@@ -18,7 +18,7 @@ from neulig.merging.context import MergeContext
 from neulig.merging.levels import counterpart_scores
 from neulig.merging.search import merge_with_search
 from neulig.models import Head, encode_images
-from neulig.records import Record, model_name
+from neulig.records import Record, combo_name, model_name
 
 
 def _ensemble_scores(method, info, f0, fs, tasks, head) -> torch.Tensor:
@@ -45,7 +45,7 @@ def pair_records(
     )
     info = {"hparams": hparams, "coefficients": ctx.diagnostics, **choice}
     module = ctx.skeleton(state)
-    tasks, combo = list(heads), "+".join(heads)
+    tasks, combo = list(heads), combo_name(heads)
     common = {"model": model_name("merge", method), "method": method, "kind": "merge"}
     common |= {"combo": combo, "n_models": len(tasks)}
     rows = []

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from neulig.records import NEULIG_ENSEMBLE, neulig_method
+from neulig.records import NEULIG_ENSEMBLE, combo_tasks, neulig_method
 from neulig.reporting.figures import save_figure
 from neulig.reporting.tables import write_csv
 
@@ -111,10 +111,10 @@ def temperature_line(betas: list[dict]) -> str:
     if len(counts) == 1:
         return f"Router temperature: {counts.index[0]:g} in every combination.\n\n"
     shares = ", ".join(f"{t:g} in {n} of {len(used)}" for t, n in counts.items())
-    largest = max(used, key=lambda combo: combo.count("+"))
+    largest = max(used, key=lambda combo: len(combo_tasks(combo)))
     return (
         f"Router temperature, chosen on val per combination (the most accurate per-sample "
-        f"merge): {shares}; {largest.count('+') + 1} models: {used[largest]:g}.\n\n"
+        f"merge): {shares}; {len(combo_tasks(largest))} models: {used[largest]:g}.\n\n"
     )
 
 
