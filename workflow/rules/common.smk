@@ -8,6 +8,7 @@ from neulig.config import load_config
 from neulig.data.layout import dataset_files
 from neulig.plan import Plan, data_spec
 from neulig.records import combo_tasks
+from neulig.report_sections import report_sections
 
 # The shipped default's data specs: a task whose data matches keeps the plain folder name
 # data/<task>; any other spec gets its own folder, so experiments never overwrite each other.
@@ -22,6 +23,7 @@ P = Plan(
 EXP = P.experiment
 ENV = "../../envs/neulig.yaml"
 ALIGN = config.get("alignment") or {}
+SECTIONS = report_sections(config)
 
 
 wildcard_constraints:
@@ -216,6 +218,18 @@ def get_align_inputs(wildcards):
         "infos": [P.sidecar(p) for p in (ref_path, other_path)],
         **data_inputs(ALIGN["pair"]),
     }
+
+
+def report_outputs():
+    """The report rule's files: those of the sections the config asks for, with captions."""
+    return {f.key: report_output(f) for s in SECTIONS for f in s.files_for(config)}
+
+
+def report_output(file):
+    path = P.reports(file.path)
+    if file.caption is None:
+        return path
+    return report(path, caption=f"../report/{file.caption}.rst", category=file.category)
 
 
 def record_in_dvc():

@@ -200,15 +200,11 @@ def align_expert(args) -> None:
 def report(args) -> None:
     """Tables, figures and DVC metrics from every records file and diagnostic."""
     from neulig.reporting import write_report
+    from neulig.reporting.inputs import ReportInputs
 
-    write_report(
-        args.records,
-        args.betas,
-        args.merge_info,
-        args.out_dir,
-        args.params,
-        compared_paths=args.compared_records,
-    )
+    paths = (args.records, args.compared_records, args.betas, args.merge_info)
+    sections = args.params["sections"]
+    write_report(ReportInputs.read(*paths, args.params), sections, args.out_dir)
 
 
 def suite_report(args) -> None:

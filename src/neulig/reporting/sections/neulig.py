@@ -11,6 +11,7 @@ import pandas as pd
 
 from neulig.records import NEULIG_ENSEMBLE, combo_tasks, neulig_method
 from neulig.reporting.figures import save_figure
+from neulig.reporting.inputs import ReportInputs
 from neulig.reporting.tables import write_csv
 
 MERGE = neulig_method("per_sample")
@@ -125,8 +126,9 @@ def neulig_markdown(gaps: pd.DataFrame, betas: list[dict]) -> str:
     return text + NOTES
 
 
-def write_section(gaps: pd.DataFrame, betas: list[dict], out: Path) -> str:
+def write_section(inputs: ReportInputs, out: Path) -> str:
     """The gap CSV and the three NeuLig figures; returns the section's Markdown."""
+    gaps, betas = gap_table(inputs.records), inputs.betas
     write_csv(out / "neulig_gap.csv", gaps, index=False)
     plot_model_counts(gaps, out / "neulig_model_counts.png")
     plot_gaps(gaps, out / "neulig_gap.png")
