@@ -1,4 +1,5 @@
-"""Every merge method's declaration, read without importing torch.
+"""Every method's declaration, read without importing torch: merge methods, ensembles, router
+losses and alignment methods.
 
 A merge method is one module: ``METHOD = MergeMethod(label=..., ...)`` and ``merge(ctx,
 **hparams)``; the module's last name is the method's name in the config. The built-in ones are
@@ -84,6 +85,13 @@ def _merge_methods(plugins: tuple[str, ...]) -> dict[str, MergeMethod]:
     return methods
 
 
+# The prediction-level ensembles (the keys of neulig.ensemble.ENSEMBLE_METHODS).
+ENSEMBLE_LABELS = {
+    "probabilities": "Ensemble (average of probabilities)",
+    "features": "Ensemble (average of features)",
+}
+# NeuLig's router losses (the keys of neulig.ligand.TASK_LOSSES); a router's records carry theirs.
+ROUTER_LOSSES = ("supervised", "semi")
 # How an alignment job permutes one expert onto another (the keys of
 # neulig.align.ALIGN_METHODS), in the report's order.
 ALIGN_LABELS = {

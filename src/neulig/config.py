@@ -1,9 +1,9 @@
 """Config validation with one-line errors that name the offending key, and schema defaults.
 
 The schema (``workflow/schemas/config.schema.yaml``) is the only place defaults live. The merge
-methods' names are not written in it: they come from :mod:`neulig.catalogue` (the built-in
-methods and the config's ``merge.plugins``), filled into the schema here, so adding a method is
-one file plus its name in the config.
+methods' names (merge, ensemble, router loss, alignment) are not written in it: they come from
+:mod:`neulig.catalogue` (for merges, the built-in methods and the config's ``merge.plugins``),
+filled into the schema here, so adding a merge method is one file plus its name in the config.
 Kept free of torch: the Snakefile validates the config on every ``snakemake`` call.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from neulig.catalogue import merge_methods
+from neulig.catalogue import ALIGN_LABELS, ENSEMBLE_LABELS, ROUTER_LOSSES, merge_methods
 from neulig.errors import ConfigError
 
 
@@ -46,12 +46,21 @@ def _with_defaults(validator_class):
 def _schema(path: str, plugins: tuple[str, ...] = ()) -> dict:
     with open(path) as fh:
         schema = yaml.safe_load(fh)
-    merge = schema["properties"].get("merge")
-    if merge:  # the experiment schema (a suite's has no merge block)
+    props = schema["properties"]
+    if "merge" in props:  # the experiment schema (a suite's has no merge block)
         names = list(merge_methods(plugins))
-        merge["properties"]["methods"]["items"]["enum"] = names
-        merge["propertyNames"]["enum"] = ["methods", "plugins", *names]
-        schema["properties"]["pairs"]["properties"]["methods"]["items"]["enum"] = names
+        lists = {
+            ("merge", "methods"): names,
+            ("pairs", "methods"): names,
+            ("ensemble", "methods"): list(ENSEMBLE_LABELS),
+            ("neulig", "compare_losses"): list(ROUTER_LOSSES),
+            ("alignment", "methods"): list(ALIGN_LABELS),
+        }
+        for (block, key), values in lists.items():
+            props[block]["properties"][key]["items"]["enum"] = values
+        props["merge"]["propertyNames"]["enum"] = ["methods", "plugins", *names]
+        props["neulig"]["properties"]["loss"]["enum"] = list(ROUTER_LOSSES)
+        props["experts"]["properties"]["align_method"]["enum"] = list(ALIGN_LABELS)
     return schema
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, fields
 
+from neulig.catalogue import ROUTER_LOSSES
 from neulig.errors import ArtifactError
 from neulig.io import read_json, write_json
 
@@ -32,18 +33,11 @@ NEULIG_LABELS = {
     "neulig_merge_per_task": "NeuLig merging, per task (static)",
     "neulig_merge_global": "NeuLig merging, global (static)",
 }
-# The prediction-level ensembles of :mod:`neulig.ensemble` (its registry's keys).
-ENSEMBLE_LABELS = {
-    "probabilities": "Ensemble (average of probabilities)",
-    "features": "Ensemble (average of features)",
-}
 MODEL_LABELS = {"zero_shot": "Zero-shot (pretrained)", "expert": "Fine-tuned experts (own task)"}
 
 # How an alignment job combines the aligned pair.
 ALIGN_VARIANTS = ("experts", "average", "neulig_merge", "neulig_ensemble", "lambda_sweep")
-# NeuLig's router losses (the keys of neulig.ligand.TASK_LOSSES); a router's records carry theirs.
-NEULIG_LOSSES = ("supervised", "semi")
-VARIANTS = ALIGN_VARIANTS + NEULIG_LOSSES
+VARIANTS = ALIGN_VARIANTS + ROUTER_LOSSES
 
 
 def neulig_method(granularity: str) -> str:

@@ -4,6 +4,7 @@ import json
 import re
 import shlex
 
+from neulig.catalogue import ROUTER_LOSSES
 from neulig.config import load_config
 from neulig.data.layout import dataset_files
 from neulig.plan import Plan, data_spec
@@ -34,7 +35,7 @@ wildcard_constraints:
     combo="[a-z0-9_+]+",
     seed="[0-9]+",
     setting="different_init|shared_init",
-    loss="semi|supervised",
+    loss="|".join(ROUTER_LOSSES),
 
 
 def as_arg(value):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from neulig.catalogue import merge_methods
-from neulig.records import ENSEMBLE_LABELS, MODEL_LABELS, NEULIG_LABELS
+from neulig.catalogue import ENSEMBLE_LABELS, merge_methods
+from neulig.records import MODEL_LABELS, NEULIG_LABELS
 
 
 def method_labels() -> dict[str, str]:
