@@ -179,6 +179,7 @@ def _pretrain(variant, data, seed, device, folder, cache):
 
 
 def _merges(ctx, scorer, config) -> tuple[dict, dict]:
+    from neulig.catalogue import merge_method
     from neulig.merging.evaluation import per_input_merge_records
     from neulig.merging.search import merge_with_search
 
@@ -189,8 +190,8 @@ def _merges(ctx, scorer, config) -> tuple[dict, dict]:
             method, ctx, p.get("hparams", {}), p.get("search", {})
         )
         chosen[method] = hparams.get("scaling")
-        if method == "wemoe":
-            records, _ = per_input_merge_records(ctx, merged, scorer.heads)
+        if merge_method(method).per_input:
+            records, _ = per_input_merge_records(method, ctx, merged, scorer.heads)
             rows[method] = {r.task: round(r.accuracy, 2) for r in records}
         else:
             rows[method] = scorer.test(merged)

@@ -10,11 +10,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from neulig import io
+from neulig.catalogue import merge_methods
 from neulig.data.packed import Split, Task, write_task
 from neulig.ensemble import feature_average
 from neulig.merging import MergeContext, levels, merge, wemoe
-from neulig.merging.state_dict import mean, split_extra
-from neulig.models import Head, Preprocess
+from neulig.merging.coefficients import combine
+from neulig.merging.registry import method_module
+from neulig.merging.state_dict import mean
+from neulig.models import Head, Preprocess, split_extra
 
 NEW_METHODS = ["regmean", "fisher", "adamerging_task", "adamerging_layer", "wemoe"]
 FAST = {
@@ -226,7 +229,7 @@ def test_wemoe_mlp_routes_each_input_to_its_own_expert(towers):
         assert torch.allclose(out[i], expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("method", sorted(levels.COUNTERPARTS))
+@pytest.mark.parametrize("method", list(merge_methods()))
 def test_every_counterpart_with_uniform_coefficients_is_the_feature_average(method):
     tasks, n = ["a", "b", "c"], 5
     g = torch.Generator().manual_seed(0)
@@ -244,24 +247,31 @@ def test_every_counterpart_with_uniform_coefficients_is_the_feature_average(meth
     }
     routing = torch.full((n, 2, 3), third)
     scores = levels.counterpart_scores(method, info, pretrained, experts, tasks, head, routing)
-    if levels.COUNTERPARTS[method] is None:
+    if not merge_methods()[method].counterpart:
         assert scores is None
     else:
         assert torch.allclose(scores, feature_average(experts, head), atol=1e-5)
 
 
-def test_counterparts_cover_every_merge_method_and_use_the_merges_coefficients():
-    from neulig.merging import MERGE_METHODS
-
-    assert set(levels.COUNTERPARTS) == set(MERGE_METHODS)
+def test_counterparts_use_the_merges_coefficients():
     f0, fs = torch.ones(2, 3), torch.stack([2 * torch.ones(2, 3), 4 * torch.ones(2, 3)])
-    c0, c = levels.task_arithmetic({"hparams": {"scaling": 0.25}}, ["a", "b"])
-    assert torch.allclose(levels.combine(f0, fs, c0, c), torch.full((2, 3), 0.5 + 0.5 + 1.0))
+    c0, c = method_module("task_arithmetic").coefficients(
+        {"hparams": {"scaling": 0.25}}, ["a", "b"]
+    )
+    assert torch.allclose(combine(f0, fs, c0, c), torch.full((2, 3), 0.5 + 0.5 + 1.0))
     routing = torch.tensor([[[1.0, 0.0]], [[0.0, 0.5]]])  # [N, blocks, K], experts order b, a
-    c0, c = levels.wemoe({"coefficients": {"experts": ["b", "a"]}}, ["a", "b"], routing)
+    info = {"coefficients": {"experts": ["b", "a"]}}
+    c0, c = method_module("wemoe").coefficients(info, ["a", "b"], routing)
     assert c.tolist() == [[0.0, 1.0], [0.5, 0.0]] and c0.tolist() == [0.0, 0.5]
-    mixed = levels.combine(f0, fs, c0, c)
+    mixed = combine(f0, fs, c0, c)
     assert torch.allclose(mixed, torch.tensor([[4.0] * 3, [0.5 + 1.0] * 3]))
+
+
+def test_every_declared_twin_or_per_input_merge_defines_what_its_jobs_call():
+    for name, method in merge_methods().items():
+        module = method_module(name)
+        assert hasattr(module, "coefficients") == method.counterpart, name
+        assert hasattr(module, "forward_per_input") == method.per_input, name
 
 
 def ties_reference(taus: np.ndarray, density: float) -> np.ndarray:

@@ -16,7 +16,8 @@ from open_clip.modified_resnet import ModifiedResNet
 from open_clip.transformer import VisionTransformer
 
 from neulig.dynamic_merge import ExpertStack
-from neulig.merging.per_sample import linear_per_sample, stack_states
+from neulig.merging.per_sample import stack_states
+from neulig.merging.per_sample_towers import linear_per_sample
 from neulig.models import Preprocess, create_clip
 
 from .conftest import TINY

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from neulig.dynamic_merge import ExpertStack
-from neulig.merging.per_sample import PerSampleTower, linear_per_sample
 from neulig.merging.per_sample_resnet import PerSampleResNet
+from neulig.merging.per_sample_towers import linear_per_sample, per_sample_tower
 from neulig.models import Preprocess, create_clip
 
 from .test_per_sample import ATOL, _betas, _images, _jitter
@@ -98,8 +98,8 @@ def test_linear_equals_vmap_on_rn50():
 
 def test_dispatch_and_refusals(tiny_rn):
     towers, stack = tiny_rn
-    assert type(PerSampleTower(stack.module, stack.stacked)) is PerSampleResNet
+    assert type(per_sample_tower(stack.module, stack.stacked)) is PerSampleResNet
     with pytest.raises(NotImplementedError, match="eval"):
-        PerSampleTower(copy.deepcopy(towers[0]).train(), stack.stacked)
+        per_sample_tower(copy.deepcopy(towers[0]).train(), stack.stacked)
     with pytest.raises(ValueError, match="mode"):
-        PerSampleTower(stack.module, stack.stacked, "fast")
+        per_sample_tower(stack.module, stack.stacked, "fast")

@@ -6,7 +6,7 @@ import pytest
 
 from neulig.errors import ConfigError
 from neulig.plan import Plan, combos, data_spec, dataset_key
-from neulig.records import Record, model_name, parse_model
+from neulig.records import Record, combo_name, combo_tasks, model_name, parse_model
 
 TASKS = ["a", "b", "c", "d", "e"]
 
@@ -44,7 +44,7 @@ def _config(experiment="x", origin="shared", **neulig):
         "seed": 0,
         "experts": {"origin": origin, "reference": None},
         "tasks": {"b": {"source": "shapes"}, "a": {"source": "gratings"}},
-        "merge": {"methods": ["average"]},
+        "merge": {"methods": ["average"], "plugins": []},
         "ensemble": {"methods": ["features"]},
         "neulig": {"min_models": 2, "max_combinations": 32, **neulig},
     }
@@ -109,3 +109,12 @@ def test_records_reject_words_outside_the_vocabulary(tmp_path):
     write_json(tmp_path / "bad.json", [{**row.to_dict(), "colour": "red"}])
     with pytest.raises(ArtifactError, match="bad.json"):
         read_records(tmp_path / "bad.json")
+
+
+def test_named_paths_are_the_ones_rules_cli_and_reporting_share():
+    plan = Plan(_config("one"))
+    assert plan.heads == "results/one/pretrained/heads.safetensors"
+    assert plan.sidecar(plan.checkpoint("expert_a")) == "results/one/finetune/a/vision.json"
+    assert plan.seeded_expert("b", 7) == "results/one/finetune_seed7/b/vision.safetensors"
+    assert combo_tasks(combo_name(["a", "b", "c"])) == ["a", "b", "c"]
+    assert plan.combos == [combo_name(plan.tasks)]

@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from neulig.records import NEULIG_ENSEMBLE, Record, neulig_method
+from neulig.reporting.inputs import ReportInputs
 from neulig.reporting.sections.levels import levels_markdown, levels_table
 
 
@@ -68,7 +69,8 @@ def test_pairs_table_averages_each_pair_at_both_levels_and_adds_neulig(tmp_path)
     table = pairs_table(_frame(rows)).set_index("method")
     assert table.loc["TIES merging", ["merge", "ensemble", "gap"]].tolist() == [60.0, 75.0, -15.0]
     assert table.loc["NeuLig", "gap"] == -1.0 and table.loc["NeuLig", "pair"] == "a+b"
-    assert "Figure 3" in write_section(_frame(rows), tmp_path)
+    inputs = ReportInputs(_frame(rows), _frame([]), [], [], {})
+    assert "Figure 3" in write_section(inputs, tmp_path)
     assert (tmp_path / "pairs.png").stat().st_size > 1000
 
 

@@ -8,14 +8,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from neulig.align import ALIGN_LABELS, ALIGN_METHODS
+from neulig.align import ALIGN_METHODS
+from neulig.catalogue import ALIGN_LABELS, ENSEMBLE_LABELS, ROUTER_LOSSES
 from neulig.config import _schema
 from neulig.data.sources import SOURCES
 from neulig.ensemble import ENSEMBLE_METHODS
 from neulig.ligand import TASK_LOSSES
-from neulig.merging import MERGE_LABELS, MERGE_METHODS
-from neulig.merging.levels import COUNTERPARTS, NEEDS_IMAGES
-from neulig.records import ENSEMBLE_COUNTERPARTS, ENSEMBLE_LABELS, NEULIG_LOSSES, PER_INPUT_MERGES
 
 from .workflow_helpers import ROOT, SCHEMA, TEST_CONFIG, config_error, snakemake, workdir_with
 
@@ -31,34 +29,17 @@ STAGES = (
 )
 
 
-def test_schema_enums_and_labels_match_every_registry():
-    schema = _schema(str(SCHEMA))["properties"]
-    enums = {
-        "merge": (schema["merge"]["properties"]["methods"]["items"]["enum"], MERGE_METHODS),
-        "ensemble": (
-            schema["ensemble"]["properties"]["methods"]["items"]["enum"],
-            ENSEMBLE_METHODS,
-        ),
-        "align": (schema["alignment"]["properties"]["methods"]["items"]["enum"], ALIGN_METHODS),
-        "losses": (schema["neulig"]["properties"]["loss"]["enum"], TASK_LOSSES),
-        "sources": (
-            schema["tasks"]["additionalProperties"]["properties"]["source"]["enum"],
-            SOURCES,
-        ),
-    }
-    for name, (enum, registry) in enums.items():
-        assert set(enum) == set(registry), name
-    assert set(NEULIG_LOSSES) == set(TASK_LOSSES)
-    # the DAG's torch-free view of the counterparts (records.py) matches merging.levels
-    assert set(ENSEMBLE_COUNTERPARTS) == {m for m, rule in COUNTERPARTS.items() if rule}
-    assert set(PER_INPUT_MERGES) == set(NEEDS_IMAGES)
-    assert set(COUNTERPARTS) <= set(MERGE_METHODS)
-    for labels, registry in (
-        (MERGE_LABELS, MERGE_METHODS),
+def test_the_torch_registries_attach_a_callable_to_every_catalogued_name():
+    for names, registry in (
         (ENSEMBLE_LABELS, ENSEMBLE_METHODS),
+        (ROUTER_LOSSES, TASK_LOSSES),
         (ALIGN_LABELS, ALIGN_METHODS),
     ):
-        assert set(labels) == set(registry)
+        assert set(names) == set(registry)
+    schema = _schema(str(SCHEMA))["properties"]
+    assert schema["neulig"]["properties"]["loss"]["enum"] == list(ROUTER_LOSSES)
+    sources = schema["tasks"]["additionalProperties"]["properties"]["source"]["enum"]
+    assert set(sources) == set(SOURCES)  # data sources: still listed in the schema
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,15 @@
 """Config validation with one-line errors that name the offending key, and schema defaults.
 
 The schema (``workflow/schemas/config.schema.yaml``) is the only place defaults live. The merge
-methods' names are not written in it: they are the modules of :mod:`neulig.merging.methods`,
-filled into the schema here, so adding a method is one file plus its name in the config.
+methods' names (merge, ensemble, router loss, alignment) are not written in it: they come from
+:mod:`neulig.catalogue` (for merges, the built-in methods and the config's ``merge.plugins``),
+filled into the schema here, so adding a merge method is one file plus its name in the config.
 Kept free of torch: the Snakefile validates the config on every ``snakemake`` call.
 """
 
 from __future__ import annotations
 
-import ast
 import os
-import pkgutil
 import sys
 from collections.abc import Callable
 from functools import cache
@@ -20,38 +19,16 @@ from typing import Any, TypeVar
 import jsonschema
 import yaml
 
+from neulig.catalogue import ALIGN_LABELS, ENSEMBLE_LABELS, ROUTER_LOSSES, merge_methods
 from neulig.errors import ConfigError
 
-MERGE_METHODS_DIR = Path(__file__).parent / "merging" / "methods"
 T = TypeVar("T")
-
 
 def put_cli_on_path() -> None:
     """Put this interpreter's script folder (a venv's ``bin``, where ``neulig`` and ``dvc``
     live) first on PATH for the jobs Snakemake starts; ``--sdm conda`` jobs put their own
     environment before it."""
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
-
-
-def merge_method_names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules([str(MERGE_METHODS_DIR)]))
-
-
-@cache
-def merge_method_labels() -> dict[str, str]:
-    """Each method module's ``LABEL`` constant, read from its source: the report and the
-    schema need the names and labels, not torch (importing the modules costs seconds)."""
-    labels = {}
-    for name in merge_method_names():
-        tree = ast.parse((MERGE_METHODS_DIR / f"{name}.py").read_text())
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [
-                "LABEL"
-            ]:
-                labels[name] = ast.literal_eval(node.value)
-        if name not in labels:
-            raise ConfigError(f"{MERGE_METHODS_DIR / name}.py: no LABEL = '...' constant")
-    return labels
 
 
 def _with_defaults(validator_class):
@@ -69,14 +46,24 @@ def _with_defaults(validator_class):
 
 
 @cache
-def _schema(path: str) -> dict:
+def _schema(path: str, plugins: tuple[str, ...] = ()) -> dict:
     with open(path) as fh:
         schema = yaml.safe_load(fh)
-    merge = schema["properties"].get("merge")
-    if merge:  # the experiment schema (a suite's has no merge block)
-        names = merge_method_names()
-        merge["properties"]["methods"]["items"]["enum"] = names
-        merge["propertyNames"]["enum"] = ["methods", *names]
+    props = schema["properties"]
+    if "merge" in props:  # the experiment schema (a suite's has no merge block)
+        names = list(merge_methods(plugins))
+        lists = {
+            ("merge", "methods"): names,
+            ("pairs", "methods"): names,
+            ("ensemble", "methods"): list(ENSEMBLE_LABELS),
+            ("neulig", "compare_losses"): list(ROUTER_LOSSES),
+            ("alignment", "methods"): list(ALIGN_LABELS),
+        }
+        for (block, key), values in lists.items():
+            props[block]["properties"][key]["items"]["enum"] = values
+        props["merge"]["propertyNames"]["enum"] = ["methods", "plugins", *names]
+        props["neulig"]["properties"]["loss"]["enum"] = list(ROUTER_LOSSES)
+        props["experts"]["properties"]["align_method"]["enum"] = list(ALIGN_LABELS)
     return schema
 
 
@@ -87,7 +74,11 @@ def check_config(config: dict, schema_path: str | os.PathLike) -> None:
     A schema can word a keyword's failure itself: ``errorMessage: {minProperties: "..."}`` beside
     the keyword (ajv-errors' spelling), where jsonschema's own message would not say what to do.
     """
-    validator = _with_defaults(jsonschema.Draft202012Validator)(_schema(str(schema_path)))
+    plugins = (config.get("merge") or {}).get("plugins") or []
+    if not isinstance(plugins, list):
+        raise ConfigError(f"config key 'merge.plugins': {plugins!r} is not a list of module names")
+    schema = _schema(str(schema_path), tuple(plugins))
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         key = ".".join(str(p) for p in error.absolute_path) or "<top level>"

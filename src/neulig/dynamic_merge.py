@@ -20,6 +20,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from neulig.merging.per_sample import PerSampleTower
+from neulig.merging.per_sample_towers import per_sample_tower
 from neulig.models import Preprocess
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class ExpertStack:
         """The linear-form tower for ``mode``, built on first use; None if unsupported."""
         if mode not in self._towers and self._tower_unsupported is None:
             try:
-                self._towers[mode] = PerSampleTower(self.module, self.stacked, mode)
+                self._towers[mode] = per_sample_tower(self.module, self.stacked, mode)
             except NotImplementedError as err:
                 self._tower_unsupported = str(err)
                 log.warning("%s; per-sample merging falls back to vmap (slow)", err)

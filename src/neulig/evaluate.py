@@ -6,6 +6,7 @@ import os
 
 import torch
 
+from neulig.io import ArtifactError, load_tensors
 from neulig.models import Head, encode_images
 from neulig.records import Record, parse_model
 
@@ -21,8 +22,6 @@ def load_heads(tensors: dict[str, torch.Tensor]) -> dict[str, Head]:
 
 def read_heads(path: str | os.PathLike, tasks: list[str]) -> dict[str, Head]:
     """The heads of ``tasks`` from a heads file; a missing one names the task and the fix."""
-    from neulig.io import ArtifactError, load_tensors
-
     heads = load_heads(load_tensors(path))
     missing = [t for t in tasks if t not in heads]
     if missing:

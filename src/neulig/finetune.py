@@ -10,7 +10,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from neulig import training
-from neulig.models import Head, Preprocess
+from neulig.evaluate import accuracy
+from neulig.models import Head, Preprocess, encode_images
 from neulig.training import TrainState
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,6 @@ def train_expert(
     task, head: Head, visual: nn.Module, params: dict, device: torch.device, state: TrainState
 ) -> tuple[nn.Module, float]:
     """Fine-tune ``visual`` on ``task``'s train split; returns it (CPU) and its val accuracy."""
-    from neulig.evaluate import accuracy
-    from neulig.models import encode_images
-
     images, labels = task.splits["train"].tensors()
     visual = finetune_expert(visual, head, images, labels, params, device, state)
     val_x, val_y = task.splits["val"].tensors()

@@ -13,6 +13,7 @@ import os
 import torch
 
 from neulig.io import ArtifactError, save_checkpoint
+from neulig.models import create_clip, create_vision_tower
 
 StateDict = dict[str, torch.Tensor]
 
@@ -141,8 +142,6 @@ def import_hf_expert(
         ArtifactError: transformers is missing, the model cannot be fetched (offline, firewall,
             typo), or its weights do not fit ``architecture``.
     """
-    from neulig.models import create_clip, create_vision_tower
-
     model, loading = _load_hf_model(repo_or_path, revision)
     projection = None
     if "visual_projection.weight" in loading["missing_keys"]:  # transformers filled it randomly

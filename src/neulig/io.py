@@ -93,13 +93,18 @@ def load_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         ) from err
 
 
+def sidecar(path: str | os.PathLike) -> str:
+    """The JSON sidecar beside a checkpoint (``x/vision.safetensors`` -> ``x/vision.json``)."""
+    return os.fspath(Path(path).with_suffix(".json"))
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict[str, torch.Tensor], info: dict) -> None:
     """Save a state dict with its JSON sidecar (``<path minus suffix>.json``)."""
     path = Path(path)
     save_tensors(path, state)
-    write_json(path.with_suffix(".json"), info)
+    write_json(sidecar(path), info)
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     path = Path(path)
-    return load_tensors(path), read_json(path.with_suffix(".json"))
+    return load_tensors(path), read_json(sidecar(path))

@@ -17,12 +17,24 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from neulig.io import ArtifactError, load_checkpoint
 
 log = logging.getLogger(__name__)
 
 StateDict = dict[str, torch.Tensor]
+
+# Keys under this prefix carry what a method learned besides the tower's weights (WeMoE's
+# routers). Module parameter names use dots, never "/", so the prefix cannot collide with one.
+EXTRA_PREFIX = "extra/"
+
+
+def split_extra(state: StateDict) -> tuple[StateDict, StateDict]:
+    """``(tower weights, extras)``: the extras keep their keys without :data:`EXTRA_PREFIX`."""
+    tower = {k: v for k, v in state.items() if not k.startswith(EXTRA_PREFIX)}
+    extra = {k[len(EXTRA_PREFIX) :]: v for k, v in state.items() if k.startswith(EXTRA_PREFIX)}
+    return tower, extra
 
 
 @functools.cache
@@ -83,8 +95,6 @@ def load_vision_tower(path: str | os.PathLike, device: torch.device | str = "cpu
     Extras a merge method stored beside the weights (``extra/...``, e.g. WeMoE's routers) are
     skipped: the tower is the method's static merge.
     """
-    from neulig.merging.state_dict import split_extra
-
     state, info = load_checkpoint(path)
     state, _ = split_extra(state)
     visual = create_vision_tower(info["architecture"])
@@ -123,8 +133,6 @@ def check_expert(
     Merges and routers combine experts key by key; a tower of another architecture would
     otherwise fail deep inside a method (a KeyError, a size mismatch) that names no file.
     """
-    from neulig.merging.state_dict import split_extra
-
     detail = _layout_difference(split_extra(state)[0], split_extra(reference)[0])
     if detail:
         raise ArtifactError(
@@ -245,8 +253,6 @@ def encode_images(
     progress: bool = False,
 ) -> torch.Tensor:
     """Image features (raw, unnormalised) of uint8 NHWC ``images``."""
-    from tqdm.auto import tqdm
-
     visual = visual.to(device).eval()
     prep = Preprocess.for_tower(visual)
     chunks = range(0, len(images), batch_size)

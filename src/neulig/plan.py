@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import combinations
 
+from neulig.catalogue import merge_methods
 from neulig.data.layout import dataset_files
 from neulig.errors import ConfigError
-from neulig.records import ENSEMBLE_COUNTERPARTS, PER_INPUT_MERGES, model_name
+from neulig.io import sidecar
+from neulig.records import combo_name, model_name
 
 # Keys of a task's config that do not change its data.
 _NOT_DATA = ("finetune",)
@@ -53,7 +55,7 @@ def combos(tasks: list[str], min_models: int, max_combinations: int, seed: int) 
         group = list(combinations(sorted(tasks), k))
         if len(group) > max_combinations:
             group = sorted(rng.sample(group, max_combinations))
-        out += ["+".join(c) for c in group]
+        out += [combo_name(c) for c in group]
     return out
 
 
@@ -82,6 +84,14 @@ class Plan:
         return self.config["merge"]["methods"]
 
     @property
+    def merge_plugins(self) -> list[str]:
+        """Modules of the researcher's own merge methods: every job naming a method loads them."""
+        return self.config["merge"]["plugins"]
+
+    def per_input(self, method: str) -> bool:
+        return merge_methods(self.merge_plugins)[method].per_input
+
+    @property
     def ensemble_methods(self) -> list[str]:
         return self.config["ensemble"]["methods"]
 
@@ -92,13 +102,14 @@ class Plan:
         return (
             [model_name("zero_shot")]
             + [model_name("expert", t) for t in self.tasks]
-            + [model_name("merge", m) for m in self.merge_methods if m not in PER_INPUT_MERGES]
+            + [model_name("merge", m) for m in self.merge_methods if not self.per_input(m)]
         )
 
     @property
     def counterparts(self) -> list[str]:
         """The merge methods scored at prediction level too (one job each)."""
-        return [m for m in self.merge_methods if m in ENSEMBLE_COUNTERPARTS]
+        catalogue = merge_methods(self.merge_plugins)
+        return [m for m in self.merge_methods if catalogue[m].counterpart]
 
     @cached_property
     def combos(self) -> list[str]:
@@ -112,7 +123,7 @@ class Plan:
         """Every pair of tasks, ``a+b``, when Figure 3's methods are configured."""
         if not self.config.get("pairs", {}).get("methods"):
             return []
-        return ["+".join(p) for p in combinations(self.tasks, 2)]
+        return [combo_name(p) for p in combinations(self.tasks, 2)]
 
     def pair_record_files(self) -> list[str]:
         methods = self.config["pairs"]["methods"] if self.pairs else []
@@ -125,7 +136,7 @@ class Plan:
         return [loss for loss in nl.get("compare_losses", []) if loss != nl.get("loss")]
 
     def compared_record_files(self) -> list[str]:
-        combo = "+".join(self.tasks)
+        combo = combo_name(self.tasks)
         return [
             self.results(f"neulig_{loss}", combo, "records.json") for loss in self.compared_losses
         ]
@@ -160,7 +171,10 @@ class Plan:
 
     def unaligned_expert(self, task: str) -> str:
         """A diverse-origin expert as fine-tuned from its own tower, before alignment."""
-        seed = self.diverse_seeds[task]
+        return self.seeded_expert(task, self.diverse_seeds[task])
+
+    def seeded_expert(self, task: str, seed) -> str:
+        """An expert fine-tuned from the tower pretrained with ``seed`` (not the shared one)."""
         return self.results(f"finetune_seed{seed}", task, "vision.safetensors")
 
     # -- data ------------------------------------------------------------------------------
@@ -210,6 +224,13 @@ class Plan:
         if kind == "expert":
             return self.results("finetune", name, "vision.safetensors")
         return self.results("merge", name, "vision.safetensors")
+
+    @property
+    def heads(self) -> str:
+        """The text-derived classification heads of every task (from the pretrained model)."""
+        return self.results("pretrained", "heads.safetensors")
+
+    sidecar = staticmethod(sidecar)
 
     def features(self, model: str) -> str:
         return self.results("features", f"{model}.safetensors")

@@ -14,8 +14,17 @@ import open_clip
 import torch
 from tqdm.auto import tqdm
 
+from neulig import shipped_clip
+from neulig.data import world
 from neulig.data.packed import Task
-from neulig.models import Preprocess, StateDict, create_clip, create_tokenizer
+from neulig.models import (
+    Preprocess,
+    StateDict,
+    _open_clip,
+    build_head,
+    create_clip,
+    create_tokenizer,
+)
 from neulig.training import (
     TrainState,
     autocast,
@@ -47,9 +56,7 @@ def captioned_pool(tasks: list[Task], tokenizer) -> Pool:
 
 def world_pool(spec: dict, size: int, seed: int, tokenizer) -> Pool:
     """The broad captioned world of :mod:`neulig.data.world` (disjoint from every task)."""
-    from neulig.data.world import world_pool as draw
-
-    images, captions = draw(spec, size, seed)
+    images, captions = world.world_pool(spec, size, seed)
     tokens = tokenizer([c for per_image in captions for c in per_image])
     return torch.from_numpy(images), tokens.view(len(captions), len(captions[0]), -1)
 
@@ -57,8 +64,6 @@ def world_pool(spec: dict, size: int, seed: int, tokenizer) -> Pool:
 def pretraining_pool(model_name: str, recipe: dict, tasks: list[Task]) -> Pool:
     """The recipe's ``world`` pool (with ``task_slices``: and the tasks' ``pretrain`` slices),
     else the tasks' ``pretrain`` slices alone."""
-    from neulig.models import _open_clip
-
     tokenizer = create_tokenizer(model_name)
     world = recipe.get("world")
     if not world:
@@ -129,8 +134,6 @@ def pretrain_clip(
 def load_pretrained(model_name: str, pretrained: str) -> torch.nn.Module:
     """Fetch (or read from a local path) the published weights of ``model_name``; a file
     written by :mod:`neulig.shipped_clip` (the world's CLIP) is rebuilt from its rows."""
-    from neulig import shipped_clip
-
     if os.path.isfile(pretrained) and shipped_clip.is_shipped(pretrained):
         return shipped_clip.load(model_name, pretrained)
     return create_clip(model_name, pretrained=pretrained)
@@ -146,8 +149,6 @@ def provide_pretrained(
     or loaded from an open_clip tag / weights file. Returns the model (CPU, eval), the tasks'
     zero-shot heads as flat tensors (``<task>/weight``, ``<task>/scale``) and the checkpoint info.
     """
-    from neulig.models import build_head
-
     scratch = params["pretrained"] in SCRATCH_TAGS
     if scratch:
         pool = pretraining_pool(params["model"], params["recipe"], tasks)

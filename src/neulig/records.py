@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, fields
 
+from neulig.catalogue import ROUTER_LOSSES
 from neulig.errors import ArtifactError
+from neulig.io import read_json, write_json
 
 # What produced the prediction: the pretrained model, one expert, a static merge, a
 # prediction-level ensemble, NeuLig (router + merge or ensemble), or an aligned pair.
@@ -31,35 +33,27 @@ NEULIG_LABELS = {
     "neulig_merge_per_task": "NeuLig merging, per task (static)",
     "neulig_merge_global": "NeuLig merging, global (static)",
 }
-# The prediction-level ensembles of :mod:`neulig.ensemble` (its registry's keys).
-ENSEMBLE_LABELS = {
-    "probabilities": "Ensemble (average of probabilities)",
-    "features": "Ensemble (average of features)",
-}
-# Merge methods with a prediction-level counterpart (neulig.merging.levels; the others are
-# merge-only, as in the paper), and those whose merged model differs per input, so that no one
-# checkpoint holds it: the DAG gives each a counterpart job, which also scores the latter.
-ENSEMBLE_COUNTERPARTS = (
-    "average",
-    "task_arithmetic",
-    "adamerging_task",
-    "adamerging_layer",
-    "wemoe",
-)
-PER_INPUT_MERGES = ("wemoe",)
 MODEL_LABELS = {"zero_shot": "Zero-shot (pretrained)", "expert": "Fine-tuned experts (own task)"}
 
 # How an alignment job combines the aligned pair.
 ALIGN_VARIANTS = ("experts", "average", "neulig_merge", "neulig_ensemble", "lambda_sweep")
-# NeuLig's router losses (the keys of neulig.ligand.TASK_LOSSES); a router's records carry theirs.
-NEULIG_LOSSES = ("supervised", "semi")
-VARIANTS = ALIGN_VARIANTS + NEULIG_LOSSES
+VARIANTS = ALIGN_VARIANTS + ROUTER_LOSSES
 
 
 def neulig_method(granularity: str) -> str:
     if granularity not in GRANULARITIES:
         raise ValueError(f"unknown NeuLig granularity {granularity!r}; known: {GRANULARITIES}")
     return f"neulig_merge_{granularity}"
+
+
+def combo_name(tasks) -> str:
+    """The name of a combination of experts (a records ``combo``): ``a+b+c``."""
+    return "+".join(tasks)
+
+
+def combo_tasks(combo: str) -> list[str]:
+    """The tasks of a name made by :func:`combo_name`."""
+    return combo.split("+")
 
 
 def model_name(kind: str, name: str | None = None) -> str:
@@ -121,8 +115,6 @@ COLUMNS = tuple(f.name for f in fields(Record))
 
 def read_records(path: str | os.PathLike) -> list[Record]:
     """Load a records file, checking every row against :class:`Record`."""
-    from neulig.io import read_json
-
     rows = read_json(path)
     try:
         return [Record(**row) for row in rows]
@@ -132,6 +124,4 @@ def read_records(path: str | os.PathLike) -> list[Record]:
 
 
 def write_records(path: str | os.PathLike, records: list[Record]) -> None:
-    from neulig.io import write_json
-
     write_json(path, [r.to_dict() for r in records])

@@ -26,10 +26,10 @@ rule finetune_expert_seed:
         unpack(get_task_data),
         pretrained=P.results("pretrained_seed{seed}", "vision.safetensors"),
         pretrained_info=P.results("pretrained_seed{seed}", "vision.json"),
-        heads=P.results("pretrained", "heads.safetensors"),
+        heads=P.heads,
     output:
-        model=P.results("finetune_seed{seed}", "{task}", "vision.safetensors"),
-        info=P.results("finetune_seed{seed}", "{task}", "vision.json"),
+        model=P.seeded_expert("{task}", "{seed}"),
+        info=P.sidecar(P.seeded_expert("{task}", "{seed}")),
     log:
         P.log("finetune_expert_seed", "{seed}", "{task}"),
     benchmark:
@@ -50,7 +50,7 @@ rule finetune_expert_seed:
 rule align_experts:
     input:
         unpack(get_align_inputs),
-        heads=P.results("pretrained", "heads.safetensors"),
+        heads=P.heads,
     output:
         model=P.results("align", "{setting}", "{method}", "vision.safetensors"),
         info=P.results("align", "{setting}", "{method}", "vision.json"),

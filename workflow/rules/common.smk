@@ -4,10 +4,12 @@ import json
 import re
 import shlex
 
+from neulig.catalogue import ROUTER_LOSSES
 from neulig.config import exit_on_config_error, load_config
 from neulig.data.layout import dataset_files
 from neulig.plan import Plan, data_spec
-from neulig.records import PER_INPUT_MERGES
+from neulig.records import combo_tasks
+from neulig.report_sections import report_sections
 
 # The shipped default's data specs: a task whose data matches keeps the plain folder name
 # data/<task>; any other spec gets its own folder, so experiments never overwrite each other.
@@ -23,6 +25,7 @@ P = exit_on_config_error(
 EXP = P.experiment
 ENV = "../../envs/neulig.yaml"
 ALIGN = config.get("alignment") or {}
+SECTIONS = report_sections(config)
 
 
 wildcard_constraints:
@@ -33,7 +36,7 @@ wildcard_constraints:
     combo="[a-z0-9_+]+",
     seed="[0-9]+",
     setting="different_init|shared_init",
-    loss="semi|supervised",
+    loss="|".join(ROUTER_LOSSES),
 
 
 def as_arg(value):
@@ -62,7 +65,7 @@ def pretrained_weights(wildcards):
 
 
 def get_combo_data(wildcards):
-    return data_inputs(wildcards.combo.split("+"))
+    return data_inputs(combo_tasks(wildcards.combo))
 
 
 def download_params(wildcards):
@@ -90,9 +93,21 @@ def finetune_params(task):
     return {**recipe, "seed": config["seed"], "device": config["device"]}
 
 
+def plugin_params():
+    """The config's merge plugins, for every job that names a merge method; absent when there
+    are none, so that the built-in methods' params (a rerun trigger) stay as they were.
+    """
+    return {"plugins": P.merge_plugins} if P.merge_plugins else {}
+
+
 def merge_params(method):
     slice_ = config["merge"].get(method, {"hparams": {}, "search": {}})
-    return {**slice_, "seed": config["seed"], "device": config["device"]}
+    return {
+        **slice_,
+        **plugin_params(),
+        "seed": config["seed"],
+        "device": config["device"],
+    }
 
 
 def neulig_params():
@@ -125,7 +140,7 @@ def get_diverse_expert(wildcards):
     return {
         "reference": reference,
         "other": other,
-        "infos": [p.replace(".safetensors", ".json") for p in (reference, other)],
+        "infos": [P.sidecar(p) for p in (reference, other)],
         **data_inputs([P.reference, wildcards.task]),
     }
 
@@ -135,22 +150,22 @@ def get_counterpart_inputs(wildcards):
     and the test images, since its merged network is rebuilt for every input."""
     merged = P.results("merge", wildcards.method, "vision.safetensors")
     inputs = {
-        "info": merged.replace(".safetensors", ".json"),
+        "info": P.sidecar(merged),
         "pretrained_features": P.features("pretrained"),
         "features": [P.features(f"expert_{t}") for t in P.tasks],
-        "heads": P.results("pretrained", "heads.safetensors"),
+        "heads": P.heads,
     }
-    if wildcards.method in PER_INPUT_MERGES:
+    if P.per_input(wildcards.method):
         pretrained = P.checkpoint("pretrained")
         inputs |= {"model": merged, "pretrained": pretrained}
-        inputs |= {"pretrained_info": pretrained.replace(".safetensors", ".json")}
+        inputs |= {"pretrained_info": P.sidecar(pretrained)}
         inputs |= {"experts": expert_checkpoints(), "infos": expert_sidecars()}
         inputs |= data_inputs(P.tasks)
     return inputs
 
 
 def per_input_args(wildcards, input):
-    if wildcards.method not in PER_INPUT_MERGES:
+    if not P.per_input(wildcards.method):
         return ""
     return (
         f"--model {input.model} --pretrained {input.pretrained} --experts {input.experts}"
@@ -159,23 +174,23 @@ def per_input_args(wildcards, input):
 
 
 def get_pair_inputs(wildcards):
-    tasks = wildcards.combo.split("+")
+    tasks = combo_tasks(wildcards.combo)
     pretrained = P.checkpoint("pretrained")
     return {
         "pretrained": pretrained,
-        "pretrained_info": pretrained.replace(".safetensors", ".json"),
+        "pretrained_info": P.sidecar(pretrained),
         "pretrained_features": P.features("pretrained"),
         "experts": expert_checkpoints(tasks),
         "infos": expert_sidecars(tasks),
         "features": [P.features(f"expert_{t}") for t in tasks],
-        "heads": P.results("pretrained", "heads.safetensors"),
+        "heads": P.heads,
         **data_inputs(tasks),
     }
 
 
 def get_checkpoint(wildcards):
     path = P.checkpoint(wildcards.model)
-    return {"model": path, "info": path.replace(".safetensors", ".json")}
+    return {"model": path, "info": P.sidecar(path)}
 
 
 def encode_splits(wildcards):
@@ -188,11 +203,11 @@ def expert_checkpoints(tasks=None):
 
 
 def expert_sidecars(tasks=None):
-    return [p.replace(".safetensors", ".json") for p in expert_checkpoints(tasks)]
+    return [P.sidecar(p) for p in expert_checkpoints(tasks)]
 
 
 def get_combo_models(wildcards):
-    tasks = wildcards.combo.split("+")
+    tasks = combo_tasks(wildcards.combo)
     return {
         "experts": expert_checkpoints(tasks),
         "infos": expert_sidecars(tasks),
@@ -206,14 +221,26 @@ def get_align_inputs(wildcards):
     other_path = P.checkpoint(f"expert_{other}")
     if wildcards.setting == "different_init":
         seed = ALIGN["other_init_seed"]
-        other_path = P.results(f"finetune_seed{seed}", other, "vision.safetensors")
+        other_path = P.seeded_expert(other, seed)
     ref_path = P.checkpoint(f"expert_{reference}")
     return {
         "reference": ref_path,
         "other": other_path,
-        "infos": [p.replace(".safetensors", ".json") for p in (ref_path, other_path)],
+        "infos": [P.sidecar(p) for p in (ref_path, other_path)],
         **data_inputs(ALIGN["pair"]),
     }
+
+
+def report_outputs():
+    """The report rule's files: those of the sections the config asks for, with captions."""
+    return {f.key: report_output(f) for s in SECTIONS for f in s.files_for(config)}
+
+
+def report_output(file):
+    path = P.reports(file.path)
+    if file.caption is None:
+        return path
+    return report(path, caption=f"../report/{file.caption}.rst", category=file.category)
 
 
 def record_in_dvc():

@@ -1,7 +1,7 @@
 rule ensemble_experts:
     input:
         features=[P.features(f"expert_{t}") for t in P.tasks],
-        heads=P.results("pretrained", "heads.safetensors"),
+        heads=P.heads,
     output:
         records=P.results("ensemble", "{method}.json"),
     log:
@@ -29,7 +29,9 @@ rule merge_counterpart:
         ENV
     threads: 1
     params:
-        args=as_arg({"seed": config["seed"], "device": config["device"]}),
+        args=as_arg(
+            {**plugin_params(), "seed": config["seed"], "device": config["device"]}
+        ),
         per_input=per_input_args,
     shell:
         "neulig counterpart --method {wildcards.method} --params {params.args}"

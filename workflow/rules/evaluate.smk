@@ -2,7 +2,7 @@ rule evaluate_model:
     input:
         unpack(get_all_data),
         unpack(get_checkpoint),
-        heads=P.results("pretrained", "heads.safetensors"),
+        heads=P.heads,
     output:
         features=P.results("features", "{model}.safetensors"),
         records=P.results("eval", "{model}.json"),

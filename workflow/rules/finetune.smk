@@ -3,7 +3,7 @@ rule finetune_expert:
         unpack(get_task_data),
         pretrained=P.results("pretrained", "vision.safetensors"),
         pretrained_info=P.results("pretrained", "vision.json"),
-        heads=P.results("pretrained", "heads.safetensors"),
+        heads=P.heads,
     output:
         model=P.results("finetune", "{task}", "vision.safetensors"),
         info=P.results("finetune", "{task}", "vision.json"),

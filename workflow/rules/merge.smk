@@ -5,7 +5,7 @@ rule merge_experts:
         pretrained_info=P.results("pretrained", "vision.json"),
         experts=expert_checkpoints(),
         infos=expert_sidecars(),
-        heads=P.results("pretrained", "heads.safetensors"),
+        heads=P.heads,
     output:
         model=P.results("merge", "{method}", "vision.safetensors"),
         info=P.results("merge", "{method}", "vision.json"),

@@ -2,7 +2,7 @@ rule train_router:
     input:
         unpack(get_combo_data),
         unpack(get_combo_models),
-        heads=P.results("pretrained", "heads.safetensors"),
+        heads=P.heads,
     output:
         router=P.results("neulig", "{combo}", "router.safetensors"),
         info=P.results("neulig", "{combo}", "router.json"),

@@ -5,7 +5,7 @@ rule pretrain_clip:
     output:
         model=P.results("pretrained", "vision.safetensors"),
         info=P.results("pretrained", "vision.json"),
-        heads=P.results("pretrained", "heads.safetensors"),
+        heads=P.heads,
         text=P.results("pretrained", "text.safetensors"),
     log:
         P.log("pretrain_clip", "pretrain_clip"),

@@ -6,14 +6,13 @@ import json
 import shlex
 
 from neulig.config import exit_on_config_error
+from neulig.plan import Plan
 from neulig.suite import check_suite, member_configs, replicates
 
 exit_on_config_error(check_suite, config, NEULIG_DIR)
 MEMBERS = exit_on_config_error(member_configs, config["suite"], NEULIG_DIR)
-SUITE = config["experiment"]
-
-
-REPORTS = {m: f"reports/{c['experiment']}" for m, c in MEMBERS.items()}
+SUITE = Plan(config)  # the suite's own reports, logs and benchmarks
+PLANS = {m: Plan(c) for m, c in MEMBERS.items()}
 
 
 for member, member_config in MEMBERS.items():
@@ -35,26 +34,26 @@ workflow.ruleorder(*[f"{m}_download_dataset" for m in MEMBERS])
 
 rule suite_report:
     input:
-        reports=[f"{REPORTS[m]}/accuracy.md" for m in MEMBERS],
-        accuracies=[f"{REPORTS[m]}/accuracy.csv" for m in MEMBERS],
-        levels=[f"{REPORTS[m]}/levels.csv" for m in MEMBERS],
-        gaps=[f"{REPORTS[m]}/neulig_gap.csv" for m in MEMBERS],
+        reports=[p.reports("accuracy.md") for p in PLANS.values()],
+        accuracies=[p.reports("accuracy.csv") for p in PLANS.values()],
+        levels=[p.reports("levels.csv") for p in PLANS.values()],
+        gaps=[p.reports("neulig_gap.csv") for p in PLANS.values()],
     output:
         table1=report(
-            f"reports/{SUITE}/table1.csv",
+            SUITE.reports("table1.csv"),
             caption="../report/table1.rst",
             category="Table 1",
         ),
         seeds=report(
-            f"reports/{SUITE}/seeds.csv",
+            SUITE.reports("seeds.csv"),
             caption="../report/seeds.rst",
             category="Seeds",
         ),
-        md=f"reports/{SUITE}/summary.md",
+        md=SUITE.reports("summary.md"),
     log:
-        f"logs/{SUITE}/suite_report.log",
+        SUITE.log("suite_report"),
     benchmark:
-        f"benchmarks/rules/{SUITE}/suite_report.tsv"
+        SUITE.benchmark("suite_report")
     conda:
         "../../envs/neulig.yaml"
     params:
@@ -76,12 +75,8 @@ rule suite_report:
 
 onsuccess:
     # Record every member's outputs and the suite's report in DVC (as a single experiment does).
-    tracked = [c for c in MEMBERS.values() if c["dvc"]["track"]]
+    tracked = [PLANS[m] for m, c in MEMBERS.items() if c["dvc"]["track"]]
     if tracked and os.path.isdir(".dvc"):
-        paths = ["data", f"reports/{SUITE}"]
-        paths += [
-            f"{d}/{c['experiment']}"
-            for c in tracked
-            for d in ("results", "reports")
-        ]
+        paths = ["data", SUITE.reports()]
+        paths += [path for p in tracked for path in (p.results(), p.reports())]
         shell("dvc add --quiet " + " ".join(p for p in paths if os.path.isdir(p)))

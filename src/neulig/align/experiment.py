@@ -10,7 +10,9 @@ from torch import nn
 
 from neulig.align.matching import AlignResult, align
 from neulig.data.packed import Task
+from neulig.dynamic_merge import ExpertStack
 from neulig.evaluate import accuracy
+from neulig.ligand import router as ligand
 from neulig.merging.state_dict import mean
 from neulig.models import Head, Preprocess, encode_images
 from neulig.records import Record
@@ -74,15 +76,6 @@ def neulig_pair(
 ) -> dict[str, dict[str, float]]:
     """NeuLig over the reference and the aligned expert: router on both experts' features,
     then per-sample merged weights. Returns ``{"merge": {task: acc}, "ensemble": {...}}``."""
-    from neulig.dynamic_merge import ExpertStack
-    from neulig.ligand.router import (
-        TaskFeatures,
-        ensemble_accuracy,
-        offset_keys,
-        parameter_offsets,
-        train_router,
-    )
-
     other = copy.deepcopy(reference)
     other.load_state_dict(aligned)
     states = [reference.state_dict(), aligned]
@@ -94,9 +87,11 @@ def neulig_pair(
             z = torch.stack(
                 [encode_images(m, images, device=device) for m in (reference, other)], dim=1
             )
-            features[split][task.name] = TaskFeatures(z, labels)
-    offsets = parameter_offsets(states, offset_keys(reference, params["offsets"]))
-    router, _ = train_router(features["train"], features["val"], heads, offsets, params, device)
+            features[split][task.name] = ligand.TaskFeatures(z, labels)
+    offsets = ligand.parameter_offsets(states, ligand.offset_keys(reference, params["offsets"]))
+    router, _ = ligand.train_router(
+        features["train"], features["val"], heads, offsets, params, device
+    )
     stack = ExpertStack(copy.deepcopy(reference), states, device)
     merge = {}
     for task in tasks:
@@ -105,7 +100,7 @@ def neulig_pair(
         merge[task.name] = accuracy(
             heads[task.name](stack.forward_per_sample(betas, images)), labels
         )
-    return {"merge": merge, "ensemble": ensemble_accuracy(router, features["test"], heads)}
+    return {"merge": merge, "ensemble": ligand.ensemble_accuracy(router, features["test"], heads)}
 
 
 def run_alignment(

@@ -226,12 +226,6 @@ ALIGN_METHODS: dict[str, Callable[..., AlignResult]] = {
         doc="MuDSC: perms from S_a, then coordinate descent on lam * S_w + (1 - lam) * S_a.",
     ),
 }  # fmt: skip
-ALIGN_LABELS = {
-    "identity": "no alignment",
-    "weight": "weight only",
-    "activation": "activation only",
-    "mudsc": "MuDSC",
-}
 
 
 def align(

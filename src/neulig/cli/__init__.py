@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 
+from neulig.catalogue import use_plugins
 from neulig.cli.collaboration import (
     align,
     align_expert,
@@ -50,7 +51,7 @@ STEPS = {
     "counterpart": (
         counterpart,
         ["method", "info", "pretrained-features", "features+", "heads", "out"]
-        + ["model*", "pretrained*", "experts*", "data*"],  # per-input merges (WeMoE) only
+        + ["model*", "pretrained*", "experts*", "data*"],  # per-input merges only
     ),
     "route": (
         route,
@@ -127,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = build_parser().parse_args(argv)
+    use_plugins(args.params.get("plugins", []))  # the config's merge.plugins, for method names
     if args.threads:
-        import torch
+        import torch  # only here: the report and data steps never need it
 
         torch.set_num_threads(args.threads)
     try:

@@ -1,10 +1,14 @@
-"""Step adapters of the collaboration stages: evaluate, merge, ensemble, route, align, report."""
+"""Step adapters of the collaboration stages: evaluate, merge, ensemble, route, align, report.
+
+Each adapter imports what its step needs: a job runs one step, and the steps' modules together
+(torch, open_clip, matplotlib) would cost every job seconds.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
+from neulig.catalogue import merge_method
 from neulig.cli.common import load_tasks, task_dir, torch_device
 from neulig.errors import ConfigError
 
@@ -28,11 +32,9 @@ def evaluate(args) -> None:
 def merge(args) -> None:
     """Merge the experts with one registry method; a grid hyper-parameter is chosen on val."""
     from neulig import io
-    from neulig.merging import MERGE_METHODS
     from neulig.merging.search import merge_with_search
 
-    if args.method not in MERGE_METHODS:
-        raise ConfigError(f"merge.methods: unknown method '{args.method}'")
+    merge_method(args.method)  # an unknown name fails here, in one line, before any loading
     ctx, info = _merge_context(args, args.pretrained, args.experts)
     merged, hparams, choice = merge_with_search(
         args.method, ctx, args.params.get("hparams", {}), args.params.get("search", {})
@@ -65,20 +67,21 @@ def _feature_caches(args):
 
 def counterpart(args) -> None:
     """A merge method at prediction level, with its own coefficients, on the cached features;
-    a merge with one network per input (WeMoE) is scored here too."""
+    a merge with one network per input (``per_input``, WeMoE) is scored here too."""
     from neulig import io
     from neulig.evaluate import read_heads
     from neulig.merging.evaluation import counterpart_records, per_input_merge_records
-    from neulig.records import PER_INPUT_MERGES, write_records
+    from neulig.records import write_records
 
     info = io.read_json(args.info)
     pretrained, experts = _feature_caches(args)
     heads = read_heads(args.heads, info["experts"])  # the merge's task order = the features'
 
     records, routing = [], None
-    if args.method in PER_INPUT_MERGES:
+    if merge_method(args.method).per_input:
         ctx, _ = _merge_context(args, args.pretrained[0], args.experts)
-        records, routing = per_input_merge_records(ctx, io.load_tensors(args.model[0]), heads)
+        state = io.load_tensors(args.model[0])
+        records, routing = per_input_merge_records(args.method, ctx, state, heads)
     records += counterpart_records(args.method, info, pretrained, experts, heads, routing)
     write_records(args.out, records)
 
@@ -137,9 +140,9 @@ def route(args) -> None:
     from neulig import io
     from neulig.evaluate import read_heads
     from neulig.ligand.run import run_neulig, temperatures
-    from neulig.records import write_records
+    from neulig.records import combo_tasks, write_records
 
-    names = args.combo.split("+")
+    names = combo_tasks(args.combo)
     states, infos = zip(*(io.load_checkpoint(e) for e in args.experts), strict=True)
     if [i["task"] for i in infos] != names or len(args.features) != len(names):
         raise ConfigError(f"combination {args.combo}: experts {args.experts} do not match it")
@@ -157,7 +160,7 @@ def route(args) -> None:
         torch_device(args),
     )
     io.save_tensors(args.out_router, result.router)
-    io.write_json(Path(args.out_router).with_suffix(".json"), {"combo": args.combo, **result.info})
+    io.write_json(io.sidecar(args.out_router), {"combo": args.combo, **result.info})
     io.write_json(args.out_betas, result.betas)
     write_records(args.out, result.records)
 
@@ -172,7 +175,7 @@ def align(args) -> None:
 
     device = torch_device(args)
     pair = [
-        (load_vision_tower(p, device), io.read_json(Path(p).with_suffix(".json")))
+        (load_vision_tower(p, device), io.read_json(io.sidecar(p)))
         for p in (args.reference, args.other)
     ]
     tasks = {t.name: t for t in load_tasks(args.data, ("train", "val", "test"))}
@@ -207,7 +210,7 @@ def align_expert(args) -> None:
     tasks = load_tasks(args.data, ("train",))
     p = args.params
     result = align_expert(p["align_method"], reference, other, tasks, p, device)
-    info = io.read_json(Path(args.other).with_suffix(".json"))
+    info = io.read_json(io.sidecar(args.other))
     info.update(aligned_to=args.reference, align_method=p["align_method"])
     io.save_checkpoint(args.out, result.state, {**info, "diagnostics": result.diagnostics})
 
@@ -215,15 +218,11 @@ def align_expert(args) -> None:
 def report(args) -> None:
     """Tables, figures and DVC metrics from every records file and diagnostic."""
     from neulig.reporting import write_report
+    from neulig.reporting.inputs import ReportInputs
 
-    write_report(
-        args.records,
-        args.betas,
-        args.merge_info,
-        args.out_dir,
-        args.params,
-        compared_paths=args.compared_records,
-    )
+    paths = (args.records, args.compared_records, args.betas, args.merge_info)
+    sections = args.params["sections"]
+    write_report(ReportInputs.read(*paths, args.params), sections, args.out_dir)
 
 
 def suite_report(args) -> None:

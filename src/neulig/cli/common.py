@@ -1,4 +1,8 @@
-"""Helpers of the step adapters: device, packed task folders, in-job resume state."""
+"""Helpers of the step adapters: device, packed task folders, in-job resume state.
+
+Each helper imports what it needs: a job runs one step, and the steps' modules together
+(torch, open_clip, matplotlib) would cost every job seconds.
+"""
 
 from __future__ import annotations
 

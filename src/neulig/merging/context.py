@@ -16,7 +16,10 @@ from functools import cached_property
 import torch
 from torch import nn
 
-from neulig.merging.state_dict import StateDict, split_extra, task_vectors
+from neulig.data.packed import load_task
+from neulig.evaluate import read_heads
+from neulig.merging.state_dict import StateDict, task_vectors
+from neulig.models import create_vision_tower, split_extra
 
 
 @dataclass
@@ -47,8 +50,6 @@ class MergeContext:
 
     @cached_property
     def _skeleton(self) -> nn.Module:
-        from neulig.models import create_vision_tower
-
         if self.tower is not None:
             return self.tower.eval()
         if self.architecture is None:
@@ -64,8 +65,6 @@ class MergeContext:
 
     @cached_property
     def heads(self) -> dict:
-        from neulig.evaluate import read_heads
-
         return read_heads(self.heads_path, list(self.experts))
 
     def batch(self, task: str, split: str, count: int | None = None):
@@ -81,8 +80,6 @@ class MergeContext:
         return images[idx], labels[idx]
 
     def _split(self, task: str, split: str):
-        from neulig.data.packed import load_task
-
         key = (task, split)
         if key not in self._loaded:
             self._loaded[key] = load_task(self.data[task], splits=(split,)).splits[split].tensors()

@@ -1,5 +1,6 @@
 """Scoring a merge method at both levels: its prediction-level counterpart on the cached
-features, and, for a merge that gives every input its own network (WeMoE), the merge itself.
+features, and, for a merge that gives every input its own network (``per_input``, WeMoE), the
+merge itself.
 
 A static merge is scored like any single model (the evaluate step); these are the two cases a
 merged checkpoint alone cannot score.
@@ -12,6 +13,7 @@ import torch
 from neulig.evaluate import accuracy
 from neulig.merging.context import MergeContext
 from neulig.merging.levels import counterpart_scores
+from neulig.merging.registry import method_module
 from neulig.models import Head
 from neulig.records import Record, model_name
 
@@ -44,15 +46,14 @@ def counterpart_records(
 
 @torch.no_grad()
 def per_input_merge_records(
-    ctx: MergeContext, state: dict[str, torch.Tensor], heads: dict[str, Head]
+    method: str, ctx: MergeContext, state: dict[str, torch.Tensor], heads: dict[str, Head]
 ) -> tuple[list[Record], dict[str, torch.Tensor]]:
-    """WeMoE's merged model, every test input through its own merged MLPs: the records and
-    each task's routing weights ``[N, blocks, K]`` (what its counterpart needs)."""
-    from neulig.merging.wemoe import forward_per_sample
-
+    """A per-input merge, every test input through its own merged network: the records and
+    each task's routing weights (what its counterpart needs)."""
+    forward = method_module(method).forward_per_input
     rows, routing = [], {}
     for task, head in heads.items():
         images, labels = ctx.batch(task, "test")
-        features, routing[task] = forward_per_sample(ctx, state, images)
-        rows.append(_record("wemoe", "merge", task, head(features), labels))
+        features, routing[task] = forward(ctx, state, images)
+        rows.append(_record(method, "merge", task, head(features), labels))
     return rows, routing

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import torch
 
+from neulig.catalogue import merge_method
 from neulig.evaluate import accuracy
+from neulig.merging.coefficients import combine
 from neulig.merging.context import MergeContext
-from neulig.merging.levels import COUNTERPARTS, combine, counterpart_scores
+from neulig.merging.levels import counterpart_scores
 from neulig.merging.search import merge_with_search
 from neulig.models import Head, encode_images
-from neulig.records import Record, model_name
+from neulig.records import Record, combo_name, model_name
 
 
 def _ensemble_scores(method, info, f0, fs, tasks, head) -> torch.Tensor:
-    if COUNTERPARTS.get(method) is None:
+    if not merge_method(method).counterpart:
         uniform = torch.full((len(tasks),), 1.0 / len(tasks))
         return head(combine(f0, fs, torch.tensor(0.0), uniform))
     return counterpart_scores(method, info, f0, fs, tasks, head)
@@ -43,7 +45,7 @@ def pair_records(
     )
     info = {"hparams": hparams, "coefficients": ctx.diagnostics, **choice}
     module = ctx.skeleton(state)
-    tasks, combo = list(heads), "+".join(heads)
+    tasks, combo = list(heads), combo_name(heads)
     common = {"model": model_name("merge", method), "method": method, "kind": "merge"}
     common |= {"combo": combo, "n_models": len(tasks)}
     rows = []

@@ -1,5 +1,5 @@
 """Exact per-sample merging at ensemble cost, for open_clip ViT vision towers (ResNets:
-:mod:`neulig.merging.per_sample_resnet`, built through the same :class:`PerSampleTower`).
+:mod:`neulig.merging.per_sample_resnet`; :mod:`neulig.merging.per_sample_towers` picks one).
 
 Every parameterised op of the tower is affine in its parameters, so running input i through
 its merged network theta(beta_i) = sum_t beta_it theta_t equals, op by op,
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from open_clip.transformer import PatchDropout, ResidualAttentionBlock, VisionTransformer
 from torch import nn
 
 Stacked = dict[str, torch.Tensor]
@@ -74,8 +75,6 @@ def _unsupported(module: nn.Module, why: str) -> NotImplementedError:
 
 def _check_tower(module: nn.Module) -> None:
     """Raise NotImplementedError unless ``module`` is a ViT tower whose forward we reproduce."""
-    from open_clip.transformer import PatchDropout, ResidualAttentionBlock, VisionTransformer
-
     if type(module) is not VisionTransformer:
         raise _unsupported(module, "only open_clip VisionTransformer towers are implemented")
     if module.attn_pool is not None:
@@ -111,16 +110,6 @@ class PerSampleTower:
     ``mode`` picks :class:`StackedAffine`'s strategy; ``auto`` is ``layerwise`` on CPU and
     ``fold`` elsewhere. ``fold`` keeps one extra copy of the experts' matrices.
     """
-
-    def __new__(cls, module: nn.Module, stacked: Stacked, mode: str = "auto"):
-        """The one entry point for every tower: ResNets get their own subclass."""
-        from open_clip.modified_resnet import ModifiedResNet
-
-        if cls is PerSampleTower and isinstance(module, ModifiedResNet):
-            from neulig.merging.per_sample_resnet import PerSampleResNet  # imports this module
-
-            cls = PerSampleResNet
-        return super().__new__(cls)
 
     def __init__(self, module: nn.Module, stacked: Stacked, mode: str = "auto"):
         _check_tower(module)
@@ -247,23 +236,3 @@ def _patches(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def stack_states(states: list[dict[str, torch.Tensor]], dtype=torch.float32) -> Stacked:
     """The experts' state dicts stacked on a leading expert axis."""
     return {k: torch.stack([sd[k].to(dtype) for sd in states]) for k in states[0]}
-
-
-@torch.no_grad()
-def linear_per_sample(
-    module: nn.Module,
-    stacked: Stacked,
-    betas: torch.Tensor,
-    x: torch.Tensor,
-    mode: str = "auto",
-) -> torch.Tensor:
-    """Features of ``x`` ``[B, 3, H, W]`` where input i runs through theta(betas[i]).
-
-    ``stacked`` maps each parameter name of ``module`` to its ``[T, ...]`` stack over experts;
-    ``module`` only supplies the structure and config (heads, eps, pooling), never weights.
-    ``mode``: see :class:`PerSampleTower`.
-
-    Raises:
-        NotImplementedError: ``module`` is not a ViT or ResNet tower this form reproduces.
-    """
-    return PerSampleTower(module, stacked, mode)(betas, x)

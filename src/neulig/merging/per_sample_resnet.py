@@ -20,6 +20,7 @@ from functools import cached_property
 
 import torch
 import torch.nn.functional as F
+from open_clip.modified_resnet import AttentionPool2d, Bottleneck, ModifiedResNet
 from torch import nn
 
 from neulig.merging.per_sample import (
@@ -93,8 +94,6 @@ class StackedConv:
 
 def _check_resnet(module: nn.Module) -> None:
     """Raise NotImplementedError unless ``module`` is a ModifiedResNet we reproduce exactly."""
-    from open_clip.modified_resnet import AttentionPool2d, Bottleneck, ModifiedResNet
-
     if type(module) is not ModifiedResNet or type(module.attnpool) is not AttentionPool2d:
         raise _unsupported(module, "only open_clip ModifiedResNet towers are implemented")
     if module.training:
@@ -126,9 +125,9 @@ def _one_token(weight: torch.Tensor, x: torch.Tensor, beta: torch.Tensor) -> tor
 class PerSampleResNet(PerSampleTower):
     """A ModifiedResNet tower's experts, evaluated with per-input merge coefficients.
 
-    Built by ``PerSampleTower(module, ...)`` for ResNets. ``mode``: ``fold``/``layerwise`` as in
-    :class:`StackedConv` for every conv and projection; ``auto`` chooses per layer on CPU (from
-    its map or token count) and is ``fold`` elsewhere.
+    Built by :func:`neulig.merging.per_sample_towers.per_sample_tower` for ResNets. ``mode``:
+    ``fold``/``layerwise`` as in :class:`StackedConv` for every conv and projection; ``auto``
+    chooses per layer on CPU (from its map or token count) and is ``fold`` elsewhere.
     """
 
     def __init__(self, module: nn.Module, stacked: Stacked, mode: str = "auto"):

@@ -7,9 +7,11 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from neulig.evaluate import accuracy
 from neulig.merging.context import MergeContext
 from neulig.merging.registry import merge
 from neulig.merging.state_dict import StateDict
+from neulig.models import encode_images
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +27,6 @@ def grid_search(values: Sequence, score: Callable[[object], float]) -> tuple[obj
 @torch.no_grad()
 def val_accuracy(ctx: MergeContext, state: StateDict) -> float:
     """Mean over tasks of the val accuracy of the vision tower holding ``state``."""
-    from neulig.evaluate import accuracy
-    from neulig.models import encode_images
-
     module = ctx.skeleton(state)
     accs = []
     for task, head in ctx.heads.items():

@@ -6,17 +6,6 @@ import torch
 
 StateDict = dict[str, torch.Tensor]
 
-# Keys under this prefix carry what a method learned besides the tower's weights (WeMoE's
-# routers). Module parameter names use dots, never "/", so the prefix cannot collide with one.
-EXTRA_PREFIX = "extra/"
-
-
-def split_extra(state: StateDict) -> tuple[StateDict, StateDict]:
-    """``(tower weights, extras)``: the extras keep their keys without :data:`EXTRA_PREFIX`."""
-    tower = {k: v for k, v in state.items() if not k.startswith(EXTRA_PREFIX)}
-    extra = {k[len(EXTRA_PREFIX) :]: v for k, v in state.items() if k.startswith(EXTRA_PREFIX)}
-    return tower, extra
-
 
 @torch.no_grad()
 def task_vectors(pretrained: StateDict, finetuned: dict[str, StateDict]) -> dict[str, StateDict]:

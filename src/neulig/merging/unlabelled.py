@@ -13,12 +13,11 @@ import torch
 from torch import nn
 
 from neulig.merging.context import MergeContext
+from neulig.models import Preprocess
 
 
 def tower_inputs(module: nn.Module, images: torch.Tensor, device: torch.device) -> torch.Tensor:
     """The tower's normalised NCHW input for packed uint8 NHWC ``images``."""
-    from neulig.models import Preprocess
-
     return Preprocess.for_tower(module)(images.to(device))
 
 

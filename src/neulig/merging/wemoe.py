@@ -12,7 +12,7 @@ A single state dict cannot hold a per-input model, so a WeMoE checkpoint holds
 - the static model: task arithmetic outside the MLPs, each MLP at W_0 + sum_k rbar_k tau_k with
   rbar the block's routing weights averaged over the training images (loads as a plain tower);
 - the routers, under ``extra/wemoe_router.<block>.<router key>``
-  (:data:`neulig.merging.state_dict.EXTRA_PREFIX`).
+  (:data:`neulig.models.EXTRA_PREFIX`).
 The true per-input model needs theta_0 and the task vectors again: :func:`forward_per_sample`.
 Expert k is the k-th task of ``ctx.experts``.
 """
@@ -23,8 +23,9 @@ import torch
 from torch import nn
 
 from neulig.merging.context import MergeContext
-from neulig.merging.state_dict import EXTRA_PREFIX, StateDict, split_extra
+from neulig.merging.state_dict import StateDict
 from neulig.merging.unlabelled import UnlabelledPools, minimise_entropy, tower_inputs
+from neulig.models import EXTRA_PREFIX, split_extra
 
 ROUTER = "wemoe_router."
 MLP_KEYS = ("c_fc.weight", "c_fc.bias", "c_proj.weight", "c_proj.bias")

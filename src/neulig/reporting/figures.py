@@ -28,11 +28,3 @@ def save_figure(fig, path: Path) -> None:
         # bbox "tight" keeps legends placed outside the axes inside the image
         fig.savefig(tmp, format="png", dpi=120, metadata={"Software": None}, bbox_inches="tight")
     plt.close(fig)
-
-
-def placeholder(path: Path, message: str) -> None:
-    """A figure that says why it is empty, for outputs the config did not ask for."""
-    fig, ax = plt.subplots(figsize=(6, 2))
-    ax.text(0.5, 0.5, message, ha="center", va="center")
-    ax.set_axis_off()
-    save_figure(fig, path)

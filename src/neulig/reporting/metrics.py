@@ -11,13 +11,11 @@ from pathlib import Path
 import pandas as pd
 
 from neulig import io
-from neulig.reporting.tables import write_csv
+from neulig.reporting.tables import main_records, write_csv
 
 
 def headline(records: pd.DataFrame, gaps: pd.DataFrame | None) -> dict:
     """Average accuracy per method id, and NeuLig's merge - ensemble gap per model count."""
-    from neulig.reporting.tables import main_records
-
     main = main_records(records)
     # ensemble ids ("features") are prefixed so that every key reads on its own
     key = main["method"].where(main["kind"] != "ensemble", "ensemble_" + main["method"])

@@ -1,5 +1,6 @@
-"""One module per merge method; each defines ``LABEL`` and ``merge(ctx, **hparams)``.
+"""One module per built-in merge method: ``METHOD = MergeMethod(...)`` and ``merge(ctx,
+**hparams)`` (see :mod:`neulig.catalogue`).
 
 The module's file name is the method's name in the config. Nothing else registers it: the
-config schema's list of valid names and the report's label are read from here.
+schema's list of valid names, the plan's jobs and the report's label are read from here.
 """

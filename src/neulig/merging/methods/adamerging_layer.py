@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from neulig.catalogue import MergeMethod
 from neulig.merging.adamerging import adamerge
+from neulig.merging.coefficients import Coefficients, static
 from neulig.merging.context import MergeContext
 from neulig.merging.state_dict import StateDict
 
-LABEL = "AdaMerging (layer-wise)"
+METHOD = MergeMethod(label="AdaMerging (layer-wise)", paper_rank=7, counterpart=True)
 
 
 def merge(ctx: MergeContext, **hparams) -> StateDict:
@@ -17,3 +19,10 @@ def merge(ctx: MergeContext, **hparams) -> StateDict:
     ``ctx.diagnostics["lambdas"]`` is ``{task: {parameter name: lambda}}``.
     """
     return adamerge(ctx, True, **hparams)
+
+
+def coefficients(info: dict, tasks: list[str], routing=None) -> Coefficients:
+    """Counterpart: c_t = mean_l lambda_t^l, the plain mean over parameter tensors (every
+    tensor counts once, whatever its size), c_0 = 1 - sum_t c_t."""
+    lambdas = info["coefficients"]["lambdas"]
+    return static([sum(lambdas[t].values()) / len(lambdas[t]) for t in tasks])

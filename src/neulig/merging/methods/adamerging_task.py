@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from neulig.catalogue import MergeMethod
 from neulig.merging.adamerging import adamerge
+from neulig.merging.coefficients import Coefficients, static
 from neulig.merging.context import MergeContext
 from neulig.merging.state_dict import StateDict
 
-LABEL = "AdaMerging (task-wise)"
+METHOD = MergeMethod(label="AdaMerging (task-wise)", paper_rank=6, counterpart=True)
 
 
 def merge(ctx: MergeContext, **hparams) -> StateDict:
@@ -19,3 +21,9 @@ def merge(ctx: MergeContext, **hparams) -> StateDict:
     ``ctx.diagnostics["lambdas"]`` is ``{task: lambda}``.
     """
     return adamerge(ctx, False, **hparams)
+
+
+def coefficients(info: dict, tasks: list[str], routing=None) -> Coefficients:
+    """Counterpart: c_t = lambda_t, c_0 = 1 - sum_t lambda_t."""
+    lambdas = info["coefficients"]["lambdas"]
+    return static([float(lambdas[t]) for t in tasks])

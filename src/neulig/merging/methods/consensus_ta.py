@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import torch
 
+from neulig.catalogue import MergeMethod
 from neulig.merging.context import MergeContext
 from neulig.merging.sparsify import tall_mask
 from neulig.merging.state_dict import StateDict, add_scaled, weighted_sum
 
-LABEL = "Consensus TA"
+METHOD = MergeMethod(label="Consensus TA")
 
 
 def merge(

@@ -3,11 +3,12 @@ elect sign and merge them as TIES does."""
 
 from __future__ import annotations
 
+from neulig.catalogue import MergeMethod
 from neulig.merging.context import MergeContext
 from neulig.merging.sparsify import dare, ties_merge
 from neulig.merging.state_dict import StateDict, add_scaled
 
-LABEL = "DARE + TIES merging"
+METHOD = MergeMethod(label="DARE + TIES merging")
 
 
 def merge(

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import torch
 
+from neulig.catalogue import MergeMethod
 from neulig.merging.context import MergeContext
 from neulig.merging.state_dict import StateDict, mean
 from neulig.merging.unlabelled import tower_inputs
 
-LABEL = "Fisher merging"
+METHOD = MergeMethod(label="Fisher merging", paper_rank=5)
 
 
 def merge(ctx: MergeContext, examples: int = 64, eps: float = 1e-6) -> StateDict:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import torch
 
+from neulig.catalogue import MergeMethod
 from neulig.merging.context import MergeContext
 from neulig.merging.spectral import per_matrix
 from neulig.merging.state_dict import StateDict, add_scaled
 
-LABEL = "Iso-C"
+METHOD = MergeMethod(label="Iso-C")
 
 
 def merge(ctx: MergeContext, scaling: float = 1.0) -> StateDict:

@@ -7,11 +7,12 @@ from functools import partial
 
 import torch
 
+from neulig.catalogue import MergeMethod
 from neulig.merging.context import MergeContext
 from neulig.merging.spectral import orthogonal_stack, per_matrix, top
 from neulig.merging.state_dict import StateDict, add_scaled
 
-LABEL = "Iso-CTS"
+METHOD = MergeMethod(label="Iso-CTS")
 
 
 def merge(ctx: MergeContext, scaling: float = 1.0, common_fraction: float = 0.8) -> StateDict:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import torch
 
+from neulig.catalogue import MergeMethod
 from neulig.merging.context import MergeContext
 from neulig.merging.state_dict import StateDict, add_scaled, flatten, unflatten
 
-LABEL = "PCB-Merging"
+METHOD = MergeMethod(label="PCB-Merging")
 
 
 @torch.no_grad()

@@ -7,11 +7,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neulig.catalogue import MergeMethod
 from neulig.merging.context import MergeContext
 from neulig.merging.state_dict import StateDict, mean
 from neulig.merging.unlabelled import tower_inputs
 
-LABEL = "RegMean"
+METHOD = MergeMethod(label="RegMean", paper_rank=4)
 
 
 def merge(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from neulig.catalogue import MergeMethod
 from neulig.merging.context import MergeContext
 from neulig.merging.sparsify import ties_merge
 from neulig.merging.state_dict import StateDict, add_scaled
 
-LABEL = "TIES merging"
+METHOD = MergeMethod(label="TIES merging", paper_rank=3)
 
 
 def merge(

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import torch
 
+from neulig.catalogue import MergeMethod
 from neulig.merging.context import MergeContext
 from neulig.merging.spectral import orthogonal_stack, per_matrix, top
 from neulig.merging.state_dict import StateDict, add_scaled
 
-LABEL = "TSV-Merge"
+METHOD = MergeMethod(label="TSV-Merge")
 
 
 def merge(ctx: MergeContext, scaling: float = 1.0) -> StateDict:

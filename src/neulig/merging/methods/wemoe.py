@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import torch
+
+from neulig.catalogue import MergeMethod
+from neulig.merging.coefficients import Coefficients
 from neulig.merging.context import MergeContext
 from neulig.merging.state_dict import StateDict
-from neulig.merging.wemoe import train
+from neulig.merging.wemoe import forward_per_sample, train
 
-LABEL = "WeMoE"
+METHOD = MergeMethod(label="WeMoE", paper_rank=8, counterpart=True, per_input=True)
 
 
 def merge(
@@ -26,3 +30,19 @@ def merge(
     per-input model. ``ctx.diagnostics`` holds the routing weights per task and block.
     """
     return train(ctx, init_lambda, steps, lr, batch_size, pool)
+
+
+def forward_per_input(ctx: MergeContext, state: StateDict, images: torch.Tensor):
+    """Every input through its own merged MLPs: features and routing weights [N, blocks, K]."""
+    return forward_per_sample(ctx, state, images)
+
+
+def coefficients(info: dict, tasks: list[str], routing: torch.Tensor | None = None) -> Coefficients:
+    """Counterpart, per input: c_t(x) = mean over blocks of r_t(x), c_0(x) = 1 - sum_t c_t(x);
+    ``routing`` is ``[N, blocks, K]`` in the merge's expert order (``info["coefficients"]
+    ["experts"]``), from :func:`forward_per_input`."""
+    if routing is None:
+        raise ValueError("the WeMoE counterpart needs per-input routing weights: forward_per_input")
+    order = info["coefficients"]["experts"]
+    c = routing.mean(dim=1)[:, [order.index(t) for t in tasks]]
+    return 1.0 - c.sum(dim=1), c

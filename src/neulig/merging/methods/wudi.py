@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import torch
 
+from neulig.catalogue import MergeMethod
 from neulig.merging.context import MergeContext
 from neulig.merging.state_dict import StateDict
 
-LABEL = "WUDI-Merging"
+METHOD = MergeMethod(label="WUDI-Merging")
 
 # open_clip's block linears, the only tensors the original (``vit/wudi_main.py``) merges.
 BLOCK_LINEARS = (

@@ -8,8 +8,6 @@ import torch
 from neulig.merging.context import MergeContext
 from neulig.merging.state_dict import StateDict
 
-LABEL = "EMR-Merging"
-
 
 @torch.no_grad()
 def elect(taus: dict[str, StateDict]) -> tuple[StateDict, dict[str, StateDict], dict[str, float]]:

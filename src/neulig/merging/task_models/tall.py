@@ -7,8 +7,6 @@ from neulig.merging.context import MergeContext
 from neulig.merging.sparsify import tall_mask
 from neulig.merging.state_dict import StateDict, weighted_sum
 
-LABEL = "TALL masks"
-
 
 def task_model(ctx: MergeContext, task: str, tall_lambda: float = 0.6) -> StateDict:
     """theta_0 + m_t * tau_MTL for ``task`` = t, with tau_MTL = sum_t tau_t (scale 1, as in

@@ -8,15 +8,16 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from neulig.reporting.figures import placeholder, save_figure
+from neulig.catalogue import ALIGN_LABELS
+from neulig.reporting.figures import save_figure
+from neulig.reporting.inputs import ReportInputs
+from neulig.reporting.tables import write_csv
 
 SUFFIX = {"average": "", "neulig_merge": " + NeuLig merge", "neulig_ensemble": " + NeuLig ensemble"}
 VARIANTS = ["experts", "average", "neulig_merge", "neulig_ensemble"]
 
 
 def _row_label(method: str, variant: str) -> str:
-    from neulig.align import ALIGN_LABELS
-
     if variant == "experts":
         return "experts (unmerged)"
     return ALIGN_LABELS.get(method, method) + SUFFIX[variant]
@@ -24,8 +25,6 @@ def _row_label(method: str, variant: str) -> str:
 
 def alignment_table(records: pd.DataFrame) -> pd.DataFrame:
     """(setting, method) x task accuracy of every alignment variant except the lambda sweep."""
-    from neulig.align import ALIGN_LABELS
-
     rows = records[(records["kind"] == "align") & (records["variant"] != "lambda_sweep")].copy()
     methods = list(ALIGN_LABELS)
 
@@ -52,7 +51,6 @@ def alignment_table(records: pd.DataFrame) -> pd.DataFrame:
 def plot_lambda(records: pd.DataFrame, path: Path) -> None:
     sweep = records[records["variant"] == "lambda_sweep"]
     if sweep.empty:
-        placeholder(path, "no MuDSC lambda sweep in this config")
         return
     fig, ax = plt.subplots(figsize=(6, 4))
     for setting, rows in sweep.groupby("setting"):
@@ -86,13 +84,10 @@ def alignment_markdown(table: pd.DataFrame) -> str:
     return text
 
 
-def write_section(records: pd.DataFrame, out: Path) -> str:
-    """The alignment CSV and lambda figure (empty ones when the config has no alignment, as
-    the rule declares them whatever the config); returns the section's Markdown."""
-    from neulig.reporting.tables import write_csv
-
-    has_align = (records["kind"] == "align").any()
-    table = alignment_table(records) if has_align else pd.DataFrame()
+def write_section(inputs: ReportInputs, out: Path) -> str:
+    """The alignment CSV and, with a lambda sweep (``alignment.lam_grid``), its figure;
+    returns the section's Markdown."""
+    table = alignment_table(inputs.records)
     write_csv(out / "alignment.csv", table)
-    plot_lambda(records, out / "alignment_lambda.png")
-    return alignment_markdown(table) if has_align else ""
+    plot_lambda(inputs.records, out / "alignment_lambda.png")
+    return alignment_markdown(table)

@@ -14,8 +14,10 @@ from pathlib import Path
 import pandas as pd
 
 from neulig.records import NEULIG_ENSEMBLE, neulig_method
+from neulig.reporting.inputs import ReportInputs
 from neulig.reporting.labels import label, order
 from neulig.reporting.sections.orderings import orderings_markdown
+from neulig.reporting.tables import write_csv
 
 LEVELS = ("Mer.", "Ens.", "Gap")
 PAPER_NOTE = (
@@ -71,10 +73,8 @@ def levels_markdown(table: pd.DataFrame) -> str:
     return text
 
 
-def write_section(records: pd.DataFrame, out: Path) -> str:
-    from neulig.reporting.tables import write_csv
-
-    table = levels_table(records)
+def write_section(inputs: ReportInputs, out: Path) -> str:
+    table = levels_table(pd.concat([inputs.records, inputs.compared], ignore_index=True))
     write_csv(out / "levels.csv", table)  # declared output: written even when empty
     if table.empty:
         return ""

@@ -9,8 +9,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from neulig.records import NEULIG_ENSEMBLE, neulig_method
+from neulig.records import NEULIG_ENSEMBLE, combo_tasks, neulig_method
 from neulig.reporting.figures import save_figure
+from neulig.reporting.inputs import ReportInputs
+from neulig.reporting.tables import write_csv
 
 MERGE = neulig_method("per_sample")
 ENSEMBLE = NEULIG_ENSEMBLE
@@ -110,10 +112,10 @@ def temperature_line(betas: list[dict]) -> str:
     if len(counts) == 1:
         return f"Router temperature: {counts.index[0]:g} in every combination.\n\n"
     shares = ", ".join(f"{t:g} in {n} of {len(used)}" for t, n in counts.items())
-    largest = max(used, key=lambda combo: combo.count("+"))
+    largest = max(used, key=lambda combo: len(combo_tasks(combo)))
     return (
         f"Router temperature, chosen on val per combination (the most accurate per-sample "
-        f"merge): {shares}; {largest.count('+') + 1} models: {used[largest]:g}.\n\n"
+        f"merge): {shares}; {len(combo_tasks(largest))} models: {used[largest]:g}.\n\n"
     )
 
 
@@ -124,10 +126,9 @@ def neulig_markdown(gaps: pd.DataFrame, betas: list[dict]) -> str:
     return text + NOTES
 
 
-def write_section(gaps: pd.DataFrame, betas: list[dict], out: Path) -> str:
+def write_section(inputs: ReportInputs, out: Path) -> str:
     """The gap CSV and the three NeuLig figures; returns the section's Markdown."""
-    from neulig.reporting.tables import write_csv
-
+    gaps, betas = gap_table(inputs.records), inputs.betas
     write_csv(out / "neulig_gap.csv", gaps, index=False)
     plot_model_counts(gaps, out / "neulig_model_counts.png")
     plot_gaps(gaps, out / "neulig_gap.png")

@@ -11,8 +11,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from neulig.records import NEULIG_ENSEMBLE, neulig_method
-from neulig.reporting.figures import placeholder, save_figure
+from neulig.reporting.figures import save_figure
+from neulig.reporting.inputs import ReportInputs
 from neulig.reporting.labels import label
+from neulig.reporting.tables import write_csv
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 NEULIG = "NeuLig"
@@ -36,9 +38,6 @@ def pairs_table(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_pairs(table: pd.DataFrame, path: Path) -> None:
-    if table.empty:
-        placeholder(path, "no pair merges configured (pairs.methods)")
-        return
     methods, pairs = list(dict.fromkeys(table["method"])), sorted(table["pair"].unique())
     colour = {p: plt.get_cmap("tab10")(i % 10) for i, p in enumerate(pairs)}
     fig, ax = plt.subplots(figsize=(8.5, 6))
@@ -66,10 +65,8 @@ def plot_pairs(table: pd.DataFrame, path: Path) -> None:
     save_figure(fig, path)
 
 
-def write_section(records: pd.DataFrame, out: Path) -> str:
-    from neulig.reporting.tables import write_csv
-
-    table = pairs_table(records)
+def write_section(inputs: ReportInputs, out: Path) -> str:
+    table = pairs_table(inputs.records)
     write_csv(out / "pairs.csv", table, index=False)
     plot_pairs(table, out / "pairs.png")
     if table.empty:

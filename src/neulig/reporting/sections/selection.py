@@ -3,6 +3,9 @@ labels on unlabelled test batches (AdaMerging, WeMoE), from the merged checkpoin
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from neulig.reporting.inputs import ReportInputs
 from neulig.reporting.labels import label
 
 LEARNED_NOTE = (
@@ -46,7 +49,9 @@ def _learned(info: dict) -> str | None:
     return text.rstrip("; ")
 
 
-def selection_markdown(infos: list[dict]) -> str:
+def write_section(inputs: ReportInputs, out: Path) -> str:
+    """Markdown only: each merge's chosen hyper-parameters and learned coefficients."""
+    infos = inputs.merge_infos
     searched = [line for line in map(_searched, infos) if line]
     learned = [line for line in map(_learned, infos) if line]
     text = ""

@@ -1,0 +1,121 @@
+"""Every section of an experiment's report: its files, their captions, the config that asks for it.
+
+``report.smk`` declares the report rule's outputs from the configured sections and the report
+writer runs exactly those (each section's writer is
+``neulig.reporting.sections.<name>.write_section``), so no section writes a file its config did
+not ask for. Kept free of pandas and torch: the Snakefile reads it on every call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Wanted = Callable[[dict], bool]
+
+
+def always(config: dict) -> bool:
+    return True
+
+
+def asks_for(key: str) -> Wanted:
+    """Whether the config key ``block.key`` holds a non-empty value."""
+
+    def wanted(config: dict) -> bool:
+        value = config
+        for part in key.split("."):
+            value = (value or {}).get(part)
+        return bool(value)
+
+    return wanted
+
+
+def _pairs_wanted(config: dict) -> bool:
+    # Figure 3's points: the pair merges, and NeuLig's routers over two experts
+    return asks_for("pairs.methods")(config) or config["neulig"]["min_models"] == 2
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    """One file under ``reports/<experiment>/``, named ``key`` among the rule's outputs.
+
+    ``caption`` (``workflow/report/<caption>.rst``) and ``category`` place it in Snakemake's
+    HTML report (None: not shown there); ``wanted``: whether the config asks for the file,
+    beside asking for its section."""
+
+    key: str
+    path: str
+    caption: str | None = None
+    category: str | None = None
+    wanted: Wanted = always
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """``wanted``: whether the config asks for the section."""
+
+    name: str
+    files: tuple[ReportFile, ...] = ()
+    wanted: Wanted = always
+
+    def files_for(self, config: dict) -> list[ReportFile]:
+        return [f for f in self.files if f.wanted(config)]
+
+
+# In the order of accuracy.md.
+SECTIONS = (
+    ReportSection(
+        "accuracy",
+        (
+            ReportFile("csv", "accuracy.csv", "accuracy", "Tables"),
+            ReportFile("md", "accuracy.md"),
+            ReportFile("metrics", "metrics.json"),
+            ReportFile("plot_accuracy", "plots/average_accuracy.csv"),
+            ReportFile("plot_gap", "plots/neulig_gap.csv"),
+            ReportFile("by_task", "accuracy_by_task.png", "accuracy_by_task", "Figures"),
+            ReportFile("summary", "merge_vs_ensemble.png", "merge_vs_ensemble", "Figures"),
+        ),
+    ),
+    ReportSection("levels", (ReportFile("levels", "levels.csv", "levels", "Tables"),)),
+    ReportSection(
+        "fidelity", (ReportFile("fidelity", "fidelity.json"),), wanted=asks_for("report.predicts")
+    ),
+    ReportSection(
+        "pairs",
+        (
+            ReportFile("pairs_table", "pairs.csv", "pairs", "Figure 3"),
+            ReportFile("pairs_figure", "pairs.png", "pairs", "Figure 3"),
+        ),
+        wanted=_pairs_wanted,
+    ),
+    ReportSection(
+        "neulig",
+        (
+            ReportFile("neulig_gap", "neulig_gap.csv", "neulig_gap", "NeuLig"),
+            ReportFile("neulig_counts", "neulig_model_counts.png", "neulig_model_counts", "NeuLig"),
+            ReportFile("neulig_gap_plot", "neulig_gap.png", "neulig_gap_plot", "NeuLig"),
+            ReportFile("neulig_beta", "neulig_beta.png", "neulig_beta", "NeuLig"),
+        ),
+        wanted=asks_for("neulig"),
+    ),
+    ReportSection("selection"),
+    ReportSection(
+        "alignment",
+        (
+            ReportFile("alignment", "alignment.csv", "alignment", "Alignment"),
+            ReportFile(
+                "alignment_lambda",
+                "alignment_lambda.png",
+                "alignment_lambda",
+                "Alignment",
+                wanted=asks_for("alignment.lam_grid"),
+            ),
+        ),
+        wanted=asks_for("alignment"),
+    ),
+)
+
+
+def report_sections(config: dict) -> list[ReportSection]:
+    """The sections ``config`` asks for, in the report's order."""
+    return [s for s in SECTIONS if s.wanted(config)]
