@@ -132,7 +132,14 @@ def test_same_config_and_seed_give_the_same_metrics(tiny_run, tmp_path):
     shutil.copytree(tiny_run, work, symlinks=True)
     shutil.rmtree(work / "results")
     snakemake("--cores", "2", cwd=work)
-    for name in ("accuracy.csv", "metrics.json", "neulig_gap.csv", "alignment.csv"):
+    for name in (
+        "accuracy.csv",
+        "metrics.json",
+        "neulig_gap.csv",
+        "alignment.csv",
+        "fidelity.json",
+        "confidence.csv",
+    ):
         first = (tiny_run / "reports" / "ci" / name).read_text()
         assert (work / "reports" / "ci" / name).read_text() == first, name
     snakemake("--report", str(work / "report.html"), cwd=work)

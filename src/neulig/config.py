@@ -24,6 +24,7 @@ from neulig.errors import ConfigError
 
 T = TypeVar("T")
 
+
 def put_cli_on_path() -> None:
     """Put this interpreter's script folder (a venv's ``bin``, where ``neulig`` and ``dvc``
     live) first on PATH for the jobs Snakemake starts; ``--sdm conda`` jobs put their own

@@ -68,7 +68,8 @@ class Plan:
 
     def __post_init__(self) -> None:
         # keys the schema cannot check fail here, while the Snakefile is parsed, not in a rule
-        if self.origin == "diverse":
+        # (a suite's own Plan names paths only: it has no experts)
+        if "experts" in self.config and self.origin == "diverse":
             self.reference  # noqa: B018 (its ConfigError is the check)
 
     @property

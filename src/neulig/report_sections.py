@@ -98,6 +98,7 @@ SECTIONS = (
         ),
         wanted=asks_for("neulig"),
     ),
+    ReportSection("confidence", (ReportFile("confidence", "confidence.csv"),)),
     ReportSection("selection"),
     ReportSection(
         "alignment",

@@ -8,7 +8,7 @@ from neulig.catalogue import ROUTER_LOSSES
 from neulig.config import exit_on_config_error, load_config
 from neulig.data.layout import dataset_files
 from neulig.plan import Plan, data_spec
-from neulig.records import combo_tasks
+from neulig.records import combo_tasks, model_name
 from neulig.report_sections import report_sections
 
 # The shipped default's data specs: a task whose data matches keeps the plain folder name

@@ -4,6 +4,8 @@ rule report_tables:
         compared=P.compared_record_files(),
         betas=P.betas_files(),
         merge_info=P.merge_info_files(),
+        features=[P.features(model_name("expert", t)) for t in P.tasks],
+        heads=P.heads,
     output:
         **report_outputs(),
     log:
@@ -24,5 +26,6 @@ rule report_tables:
     shell:
         "neulig report --params {params.args} --records {input.records}"
         " --compared-records {input.compared}"
-        " --betas {input.betas} --merge-info {input.merge_info} --out-dir {params.out}"
+        " --betas {input.betas} --merge-info {input.merge_info}"
+        " --expert-features {input.features} --heads {input.heads} --out-dir {params.out}"
         " > {log} 2>&1"

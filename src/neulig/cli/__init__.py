@@ -86,7 +86,11 @@ STEPS = {
             "out",
         ],
     ),
-    "report": (report, ["records+", "compared-records*", "betas*", "merge-info*", "out-dir"]),
+    "report": (
+        report,
+        ["records+", "compared-records*", "betas*", "merge-info*", "expert-features*", "heads*"]
+        + ["out-dir"],
+    ),
     "mudsc-miniature": (
         mudsc_miniature,
         ["source", "pair", "out-rows", "out-landscape", "out-info"],

@@ -221,8 +221,9 @@ def report(args) -> None:
     from neulig.reporting.inputs import ReportInputs
 
     paths = (args.records, args.compared_records, args.betas, args.merge_info)
-    sections = args.params["sections"]
-    write_report(ReportInputs.read(*paths, args.params), sections, args.out_dir)
+    heads = args.heads[0] if args.heads else None
+    inputs = ReportInputs.read(*paths, args.params, args.expert_features, heads)
+    write_report(inputs, args.params["sections"], args.out_dir)
 
 
 def suite_report(args) -> None:

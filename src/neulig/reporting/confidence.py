@@ -47,10 +47,11 @@ def misled_tasks(table: pd.DataFrame) -> dict[str, str]:
 
 def confidence_markdown(table: pd.DataFrame) -> str:
     wide = table.unstack("expert").round(2)
+    wide.columns = [f"{expert} {'acc' if m == 'accuracy' else 'H'}" for m, expert in wide.columns]
     misled = misled_tasks(table)
     text = "\n## Does confidence track correctness? (the entropy-trained methods' premise)\n\n"
     text += "Each expert on each task's test inputs, through that task's head: accuracy (%) and "
-    text += "mean prediction entropy (nats). Entropy minimisation can only find the right "
+    text += "mean prediction entropy H (nats). Entropy minimisation can only find the right "
     text += "expert where the task's own is the most confident.\n\n"
     text += wide.to_markdown() + "\n\n"
     if misled:

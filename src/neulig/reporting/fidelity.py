@@ -136,11 +136,14 @@ def fidelity_markdown(reference: Reference, ours: pd.Series) -> str:
     pairs = orderings(reference, ours)
     value = tau(reference, ours)
     text = f"\n### How well this run predicts {reference.title}\n\n"
-    text += frame.to_markdown(floatfmt=".2f", missingval="-") + "\n\n"
+    printed = frame.astype(object).where(frame.notna(), None)  # tabulate prints None as "-"
+    text += printed.to_markdown(floatfmt=".2f", missingval="-") + "\n\n"
     text += f"Kendall tau over the ranked rows: **{value if value is not None else 'n/a'}** "
     text += f"({int(pairs['holds'].sum())} of {len(pairs)} pairwise orderings hold).\n"
     turned = pairs[~pairs["holds"]]
-    if not turned.empty:
+    if len(turned) > 8:
+        text += f"{len(turned)} orderings turned round or tied here.\n"
+    elif not turned.empty:
         text += (
             "Turned round here: "
             + "; ".join(f"{r.better} > {r.worse} ({r.here:+.2f})" for r in turned.itertuples())

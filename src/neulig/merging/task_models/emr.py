@@ -48,4 +48,3 @@ def task_model(ctx: MergeContext, task: str) -> StateDict:
         k: ctx.pretrained[k].float() + rescalers[task] * masks[task][k] * unified[k]
         for k in unified
     }
-

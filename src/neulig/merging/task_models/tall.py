@@ -22,4 +22,3 @@ def task_model(ctx: MergeContext, task: str, tall_lambda: float = 0.6) -> StateD
     total = weighted_sum(list(taus.values()), [1.0] * len(taus))
     mask = tall_mask(taus[task], total, tall_lambda)
     return {k: ctx.pretrained[k].float() + mask[k] * total[k] for k in total}
-
