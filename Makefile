@@ -33,8 +33,11 @@ slurm-deps: setup
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SLURM_PACKAGES))
 	$(BIN)/pip install --quiet 'snakemake-executor-plugin-slurm>=2.8,<3'
 
+# SNAKEMAKE_ARGS: more options, e.g. `--configfile .test/config/config.yaml` (what CI runs).
+SNAKEMAKE_ARGS ?=
+
 run: setup
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
 
 report: run
 	$(BIN)/snakemake --report reports/tiny.html

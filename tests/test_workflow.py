@@ -17,7 +17,13 @@ from neulig.merging import MERGE_LABELS, MERGE_METHODS
 from neulig.merging.levels import COUNTERPARTS, NEEDS_IMAGES
 from neulig.records import ENSEMBLE_COUNTERPARTS, ENSEMBLE_LABELS, NEULIG_LOSSES, PER_INPUT_MERGES
 
-from .workflow_helpers import ROOT, SCHEMA, TEST_CONFIG, snakemake, workdir_with
+from .workflow_helpers import (
+    ROOT,
+    SCHEMA,
+    TEST_CONFIG,
+    snakemake,
+    workdir_with,
+)
 
 STAGES = (
     "download_dataset",
@@ -82,15 +88,17 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path, edit, key):
     assert not (tmp_path / "data").exists()
 
 
-def test_default_config_plans_every_stage():
-    out = snakemake("-n", "--cores", "2", "--forceall").stdout
+def test_default_config_plans_every_stage(tmp_path):
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    out = snakemake("-n", "--cores", "2", cwd=tmp_path).stdout
     for rule in (*STAGES, "pretrain_vision_seed", "align_experts"):
         assert rule in out
     assert "results/tiny/" in out and "reports/tiny/accuracy.md" in out
 
 
-def test_lint_is_clean():
-    result = snakemake("--lint", check=False)
+def test_lint_is_clean(tmp_path):
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    result = snakemake("--lint", cwd=tmp_path, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Lints for" not in result.stdout + result.stderr
 

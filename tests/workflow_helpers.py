@@ -25,8 +25,12 @@ BARE_ENV = {
 
 
 def snakemake(
-    *args: str, cwd: Path = ROOT, check: bool = True, env: dict[str, str] | None = None
+    *args: str, cwd: Path, check: bool = True, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
+    """Snakemake on this repository's Snakefile, run in ``cwd``: a throw-away folder, never the
+    checkout itself, whose data/, results/ and .snakemake/ hold whatever a user's run left."""
+    if Path(cwd).resolve().is_relative_to(ROOT):
+        raise ValueError(f"{cwd}: run Snakemake from tests in a temporary folder (tmp_path)")
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args],
         cwd=cwd,
@@ -79,3 +83,4 @@ def planned_jobs(cwd: Path, *args: str) -> dict[str, int]:
     counts = job_counts(snakemake("-n", *args, cwd=cwd).stdout)
     counts.pop("total", None)
     return counts
+
