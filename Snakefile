@@ -58,3 +58,4 @@ else:
         input:
             rules.report_tables.output,
             rules.report_mudsc.output if MUDSC else [],
+            unread_outputs(),

@@ -62,6 +62,7 @@ def test_corrupt_checkpoint(capsys, tmp_path):
         "o",
     )
     assert code == 1 and str(path) in line and "corrupt" in line
+    assert line.endswith(f"; {io.REBUILD}")  # a plain `snakemake` rebuilds it (test_resume.py)
 
 
 def test_mismatched_checkpoint_names_file_and_architecture(tmp_path):

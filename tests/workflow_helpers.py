@@ -84,3 +84,10 @@ def planned_jobs(cwd: Path, *args: str) -> dict[str, int]:
     counts.pop("total", None)
     return counts
 
+
+def unread_outputs(dry_run_output: str) -> list[str]:
+    """Files a dry run's jobs write that no job (the default target included) reads."""
+    read, written = set(), []
+    for kind, files in re.findall(r"^\s+(input|output): (.*)$", dry_run_output, re.MULTILINE):
+        (read.update if kind == "input" else written.extend)(files.split(", "))
+    return sorted(set(written) - read)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neulig.io import ArtifactError, load_checkpoint
+from neulig.io import REBUILD, ArtifactError, load_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,7 @@ def load_vision_tower(path: str | os.PathLike, device: torch.device | str = "cpu
     except RuntimeError as err:
         first = str(err).splitlines()[0]
         raise ArtifactError(
-            f"{path}: does not match architecture {info['architecture']} ({first}); "
-            "delete it and rerun the step that wrote it"
+            f"{path}: does not match architecture {info['architecture']} ({first}); {REBUILD}"
         ) from err
     return visual.to(device).eval()
 

@@ -121,13 +121,13 @@ COLUMNS = tuple(f.name for f in fields(Record))
 
 def read_records(path: str | os.PathLike) -> list[Record]:
     """Load a records file, checking every row against :class:`Record`."""
-    from neulig.io import read_json
+    from neulig.io import REBUILD, read_json
 
     rows = read_json(path)
     try:
         return [Record(**row) for row in rows]
     except (TypeError, ValueError) as err:
-        msg = f"{path}: not a records file ({err}); rerun the step that wrote it"
+        msg = f"{path}: not a records file ({err}); {REBUILD}"
         raise ArtifactError(msg) from err
 
 
