@@ -2,6 +2,7 @@
 # -> evaluate -> report. Logic lives in the `neulig` package; rules call its CLI.
 from snakemake.utils import min_version
 from neulig.config import check_config, put_cli_on_path
+from neulig.locks import check_data_not_being_built
 
 min_version("9.0")
 
@@ -39,6 +40,12 @@ else:
     check_config(config, f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 
     include: "workflow/rules/common.smk"
+
+    # From an empty data/, a second experiment started beside the first would stop on
+    # Snakemake's LockException; this names the data and what to do instead.
+    if workflow.is_main_process:
+        check_data_not_being_built([f for t in P.tasks for f in P.data_files(t)])
+
     include: "workflow/rules/data.smk"
     include: "workflow/rules/pretrained.smk"
     include: "workflow/rules/finetune.smk"
