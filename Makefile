@@ -33,8 +33,11 @@ slurm-deps: setup
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SLURM_PACKAGES))
 	$(BIN)/pip install --quiet 'snakemake-executor-plugin-slurm>=2.8,<3'
 
+# SNAKEMAKE_ARGS: more options, e.g. `--configfile .test/config/config.yaml` (what CI runs).
+SNAKEMAKE_ARGS ?=
+
 run: setup
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
 
 # The offline default's pretrained CLIP (config/model.pretrained), rebuilt from config/world.yaml:
 # contrastive pretraining on the procedural world, then only the touched token rows are kept.
@@ -64,14 +67,20 @@ benchmark: setup
 	$(BIN)/python benchmarks/run_benchmarks.py
 
 # Share results: push to / pull from the DVC remote (.dvc/config; override the folder with
-# `dvc remote modify --local local url PATH`). After a pull, `snakemake --touch` marks the
-# restored outputs up to date (DVC gives them new modification times).
+# `dvc remote modify --local local url PATH`): data/ and every results/<experiment>/ and
+# reports/<experiment>/ that a committed pointer (.dvc file) names. A pointer whose data the
+# remote lacks (an experiment nobody pushed there) is skipped with a warning: snakemake builds
+# it. DVC restores files in no set order, so their modification times mean nothing; the pull
+# gives them one shared time, so no output is older than its inputs and `snakemake -n` (the
+# default config or a suite) has nothing to do.
 push: setup
 	$(BIN)/dvc push
 
 pull: setup
-	$(BIN)/dvc pull
-	$(BIN)/snakemake --touch --cores 1 --quiet
+	$(BIN)/dvc pull --allow-missing
+	mkdir -p .dvc/tmp && touch .dvc/tmp/pulled
+	for d in data results reports; do \
+		if [ -d $$d ]; then find $$d -type f -exec touch -r .dvc/tmp/pulled {} +; fi; done
 
 clean:
 	rm -rf results logs benchmarks/rules .snakemake

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 from neulig.config import check_config, exit_on_config_error, put_cli_on_path
+from neulig.locks import check_data_not_being_built
 
 min_version("9.0")
 
@@ -48,6 +49,12 @@ else:
     )
 
     include: "workflow/rules/common.smk"
+
+    # From an empty data/, a second experiment started beside the first would stop on
+    # Snakemake's LockException; this names the data and what to do instead.
+    if workflow.is_main_process:
+        check_data_not_being_built([f for t in P.tasks for f in P.data_files(t)])
+
     include: "workflow/rules/data.smk"
     include: "workflow/rules/pretrained.smk"
     include: "workflow/rules/finetune.smk"
@@ -67,3 +74,4 @@ else:
         input:
             rules.report_tables.output,
             rules.report_mudsc.output if MUDSC else [],
+            unread_outputs(),

@@ -1,5 +1,9 @@
 """User-fixable failures end in one line naming the file or key, never a deep traceback."""
 
+import os
+import stat
+
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -58,6 +62,7 @@ def test_corrupt_checkpoint(capsys, tmp_path):
         "o",
     )
     assert code == 1 and str(path) in line and "corrupt" in line
+    assert line.endswith(f"; {io.REBUILD}")  # a plain `snakemake` rebuilds it (test_resume.py)
 
 
 def test_mismatched_checkpoint_names_file_and_architecture(tmp_path):
@@ -94,6 +99,20 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert not target.exists() and list(tmp_path.iterdir()) == []
     io.save_tensors(target, {"x": torch.ones(2)})
     assert torch.equal(io.load_tensors(target)["x"], torch.ones(2))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_atomic_writes_get_the_mode_the_umask_gives(tmp_path, umask):
+    # others on a shared filesystem (or a group-shared DVC cache) read what a run writes
+    previous = os.umask(umask)
+    try:
+        io.write_json(tmp_path / "a.json", {"x": 1})
+        io.save_array(tmp_path / "a.npy", np.zeros(2))
+        io.save_tensors(tmp_path / "a.safetensors", {"x": torch.ones(2)})
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == dict.fromkeys(["a.json", "a.npy", "a.safetensors"], 0o666 & ~umask)
 
 
 def test_missing_head_names_the_task_and_the_step(tmp_path):

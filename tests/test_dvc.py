@@ -4,7 +4,9 @@ corrupt cache, metrics across commits, and partial runs, in throw-away git + DVC
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -13,10 +15,12 @@ import yaml
 from .workflow_helpers import (
     ROOT,
     TEST_CONFIG,
+    digests,
     git_dvc_repo,
     planned_jobs,
     sh,
     snakemake,
+    with_venv,
 )
 
 pytestmark = pytest.mark.slow
@@ -33,22 +37,34 @@ def edit_config(work: Path, edit) -> None:
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(config))
 
 
+POINTERS = ("data.dvc", "results/ci.dvc", "reports/ci.dvc", "reports/ci-suite.dvc")
+SHARED = ("data", "results/ci", "reports/ci", "reports/ci-suite")
+
+
 def test_a_run_leaves_only_dvc_pointers_to_commit(tiny_run):
     tracked = set(sh("git", "ls-files", cwd=tiny_run).split())
-    assert {"data.dvc", "results/ci.dvc", "reports/ci.dvc"} <= tracked
-    assert not any(p.startswith(("results/ci/", "reports/ci/", "data/")) for p in tracked)
-    assert "Data and pipelines are up to date" in sh("dvc", "status", cwd=tiny_run)
+    assert set(POINTERS) <= tracked
+    assert not any(p.startswith(tuple(f"{d}/" for d in SHARED)) for p in tracked)
+    status = sh("dvc", "status", *POINTERS, cwd=tiny_run)
+    assert "Data and pipelines are up to date" in status
+    umask = os.umask(0o022)
+    os.umask(umask)
+    files = [p for d in SHARED for p in (tiny_run / d).rglob("*") if p.is_file()]
+    modes = {stat.S_IMODE(p.stat().st_mode) for p in files}
+    assert modes == {0o666 & ~umask}  # readable as the umask says, on a shared filesystem
 
 
-def test_clone_and_pull_has_nothing_to_do(tiny_run, tmp_path):
+def test_make_pull_restores_every_experiment_and_leaves_nothing_to_do(tiny_run, tmp_path):
     clone = tmp_path / "clone"
     sh("git", "clone", "-q", str(tiny_run), str(clone), cwd=tmp_path)
-    sh("dvc", "pull", "-q", cwd=clone)
-    snakemake("--touch", "--cores", "1", cwd=clone)  # what `make pull` does
-    assert "Nothing to be done" in snakemake("-n", cwd=clone).stdout
-    for name in ("accuracy.csv", "accuracy.md", "neulig_gap.csv", "accuracy_by_task.png"):
-        pulled = (clone / "reports" / "ci" / name).read_bytes()
-        assert pulled == (tiny_run / "reports" / "ci" / name).read_bytes()
+    with_venv(clone)
+    remote = str(tiny_run.parent / "remote")
+    sh("dvc", "remote", "modify", "--local", "local", "url", remote, cwd=clone)
+    sh("make", "-o", "setup", "pull", cwd=clone)
+    for folder in SHARED:
+        assert digests(clone / folder) == digests(tiny_run / folder) != {}, folder
+    for profile in ((), ("--configfile", "config/suite.yaml")):
+        assert "Nothing to be done" in snakemake("-n", *profile, cwd=clone).stdout, profile
 
 
 def test_one_learning_rate_reruns_exactly_its_descendants(tiny_run, tmp_path):

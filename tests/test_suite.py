@@ -11,6 +11,8 @@ from neulig.suite import deep_merge, member_configs
 
 from .workflow_helpers import ROOT, config_error, snakemake, workdir_with
 
+FULL = ROOT / "config" / "full.yaml"
+
 
 def test_deep_merge_overrides_nested_keys_and_null_removes_one():
     base = {
@@ -51,15 +53,15 @@ def test_a_bad_suite_fails_in_one_line(tmp_path, suite, needles):
         assert needle in line, line
 
 
-def test_the_full_profile_plans_every_member_and_the_comparison():
-    out = snakemake("-n", "--cores", "2", "--configfile", "config/full.yaml").stdout
+def test_the_full_profile_plans_every_member_and_the_comparison(tmp_path):
+    out = snakemake("-n", "--cores", "2", "--configfile", str(FULL), cwd=tmp_path).stdout
     for rule in ("vit_merge_pair", "cnn_train_router", "diverse_align_expert", "suite_report"):
         assert rule in out
     assert out.count("rule vit_download_dataset") == 5  # the members' shared data, built once
     assert "rule cnn_download_dataset" not in out and "rule diverse_download_dataset" not in out
 
 
-def test_the_seeded_profiles_run_each_seed_as_its_own_experiment():
+def test_the_seeded_profiles_run_each_seed_as_its_own_experiment(tmp_path):
     import yaml
 
     def members(profile):
@@ -74,12 +76,13 @@ def test_the_seeded_profiles_run_each_seed_as_its_own_experiment():
     small = members("config/small.yaml")
     assert [c["seed"] for c in small.values()] == [0, 1, 2]
     assert {c["model"]["name"] for c in small.values()} == {"NeuLig-Small-ViT-8"}
-    out = snakemake("-n", "--cores", "2", "--configfile", "config/small.yaml").stdout
+    small_profile = str(ROOT / "config" / "small.yaml")
+    out = snakemake("-n", "--cores", "2", "--configfile", small_profile, cwd=tmp_path).stdout
     assert "rule smalls2_pretrain_clip" in out and "rule suite_report" in out
 
 
-def test_the_suite_passes_snakemakes_lint():
-    result = snakemake("--lint", "--configfile", "config/full.yaml", check=False)
+def test_the_suite_passes_snakemakes_lint(tmp_path):
+    result = snakemake("--lint", "--configfile", str(FULL), cwd=tmp_path, check=False)
     assert result.returncode == 0 and "Lints for" not in result.stdout + result.stderr
 
 

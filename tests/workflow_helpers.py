@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,8 +27,12 @@ BARE_ENV = {
 
 
 def snakemake(
-    *args: str, cwd: Path = ROOT, check: bool = True, env: dict[str, str] | None = None
+    *args: str, cwd: Path, check: bool = True, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
+    """Snakemake on this repository's Snakefile, run in ``cwd``: a throw-away folder, never the
+    checkout itself, whose data/, results/ and .snakemake/ hold whatever a user's run left."""
+    if Path(cwd).resolve().is_relative_to(ROOT):
+        raise ValueError(f"{cwd}: run Snakemake from tests in a temporary folder (tmp_path)")
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), *args],
         cwd=cwd,
@@ -67,6 +73,33 @@ def git_dvc_repo(path: Path, remote: Path | None = None) -> Path:
     return path
 
 
+def layout_copy(dest: Path) -> Path:
+    """This repository as a fresh clone of it holds it, with the working tree's edits, in a new
+    git repository: its own .gitignore, .dvcignore, dvc.yaml, DVC config, Makefile and committed
+    pointers, which decide what `dvc push` and `dvc pull` see. ``make -o setup <target>`` works
+    in it (its .venv is this interpreter's)."""
+    listed = sh("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT)
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file() and not source.is_symlink():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    sh("git", "init", "-q", cwd=dest)
+    identity = ("-c", "user.email=ci@example.org", "-c", "user.name=ci")
+    sh("git", *identity, "add", "-A", cwd=dest)
+    sh("git", *identity, "commit", "-qm", "the repository as it is", cwd=dest)
+    return with_venv(dest)
+
+
+def with_venv(repo: Path) -> Path:
+    """A clone's .venv: a link to this interpreter's venv, ignored like the project's own."""
+    (repo / ".venv").symlink_to(BIN.parent)
+    (repo / ".git" / "info" / "exclude").write_text("/.venv\n")
+    sh("git", "config", "user.email", "ci@example.org", cwd=repo)
+    sh("git", "config", "user.name", "ci", cwd=repo)
+    return repo
+
+
 def job_counts(dry_run_output: str) -> dict[str, int]:
     """The "Job stats" table of a dry run as {rule: count} ({} when nothing is to be done)."""
     if "Job stats:" not in dry_run_output:
@@ -90,3 +123,20 @@ def config_error(cwd: Path, *args: str) -> str:
     assert result.returncode != 0, out
     assert len(lines) == 1 and 'File "' not in out, out
     return lines[0]
+
+
+def unread_outputs(dry_run_output: str) -> list[str]:
+    """Files a dry run's jobs write that no job (the default target included) reads."""
+    read, written = set(), []
+    for kind, files in re.findall(r"^\s+(input|output): (.*)$", dry_run_output, re.MULTILINE):
+        (read.update if kind == "input" else written.extend)(files.split(", "))
+    return sorted(set(written) - read)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` (relative path) with the MD5 of its bytes."""
+    return {
+        str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }

@@ -24,6 +24,10 @@ if TYPE_CHECKING:  # torch loads on first tensor I/O: data and report steps neve
 
 __all__ = ["ArtifactError", "ConfigError"]
 
+# What a corrupt artifact's error tells the user: the default target asks for every file a run
+# writes, so a plain `snakemake` rebuilds a deleted one and whatever was made from it.
+REBUILD = "delete it and run the same `snakemake` command again to rebuild it"
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -34,10 +38,28 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp makes the file private (0600); outputs get what open() would give them, so
+        # a shared filesystem or a group-shared DVC cache can read them.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it: os.umask can only
+    read it by setting it, which races with other threads creating files meanwhile."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
@@ -52,7 +74,7 @@ def read_json(path: str | os.PathLike) -> Any:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise ArtifactError(f"{path}: corrupt JSON ({err}); delete it and rerun") from err
+        raise ArtifactError(f"{path}: corrupt JSON ({err}); {REBUILD}") from err
 
 
 def save_array(path: str | os.PathLike, array: np.ndarray) -> None:
@@ -67,7 +89,7 @@ def load_array(path: str | os.PathLike) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError) as err:
-        raise ArtifactError(f"{path}: corrupt array file ({err}); delete it and rerun") from err
+        raise ArtifactError(f"{path}: corrupt array file ({err}); {REBUILD}") from err
 
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor]) -> None:
@@ -89,7 +111,7 @@ def load_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as err:
         raise ArtifactError(
-            f"{path}: corrupt or not a safetensors checkpoint ({err}); delete it and rerun"
+            f"{path}: corrupt or not a safetensors checkpoint ({err}); {REBUILD}"
         ) from err
 
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from neulig.io import ArtifactError, load_checkpoint
+from neulig.io import REBUILD, ArtifactError, load_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,7 @@ def load_vision_tower(path: str | os.PathLike, device: torch.device | str = "cpu
     except RuntimeError as err:
         first = str(err).splitlines()[0]
         raise ArtifactError(
-            f"{path}: does not match architecture {info['architecture']} ({first}); "
-            "delete it and rerun the step that wrote it"
+            f"{path}: does not match architecture {info['architecture']} ({first}); {REBUILD}"
         ) from err
     return visual.to(device).eval()
 

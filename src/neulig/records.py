@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 
 from neulig.catalogue import ROUTER_LOSSES
 from neulig.errors import ArtifactError
-from neulig.io import read_json, write_json
+from neulig.io import REBUILD, read_json, write_json
 
 # What produced the prediction: the pretrained model, one expert, a static merge, a
 # prediction-level ensemble, NeuLig (router + merge or ensemble), or an aligned pair.
@@ -119,7 +119,7 @@ def read_records(path: str | os.PathLike) -> list[Record]:
     try:
         return [Record(**row) for row in rows]
     except (TypeError, ValueError) as err:
-        msg = f"{path}: not a records file ({err}); rerun the step that wrote it"
+        msg = f"{path}: not a records file ({err}); {REBUILD}"
         raise ArtifactError(msg) from err
 
 

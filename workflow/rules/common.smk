@@ -254,6 +254,23 @@ def record_in_dvc():
         shell("dvc add --quiet " + " ".join(present))
 
 
+def unread_outputs():
+    """What a run writes that no later step reads (routers, aligned and merged models'
+    features, sidecars): the default target asks for them too, since Snakemake rebuilds a
+    missing file only when something asks for it. Without this, a file lost to a killed job or
+    deleted as corrupt stays lost, and `dvc add` records the folder without it."""
+    files = [P.features(m) for m in P.models]
+    files += rules.pretrain_clip.output
+    files += expand(rules.train_router.output, combo=P.combos)
+    combo = "+".join(P.tasks)
+    files += expand(rules.train_router_loss.output, loss=P.compared_losses, combo=combo)
+    methods = config["pairs"]["methods"] if P.pairs else []
+    files += expand(rules.merge_pair.output, method=methods, combo=P.pairs)
+    methods = ALIGN.get("methods", [])
+    files += expand(rules.align_experts.output, setting=P.align_settings, method=methods)
+    return files + (mudsc_outputs("info.json") if MUDSC else [])
+
+
 # The arrays every packed dataset holds beside its meta.json.
 ARRAY_FILES = [os.path.basename(f) for f in dataset_files("data/x")[1:]]
 
