@@ -267,7 +267,9 @@ def unread_outputs():
     methods = config["pairs"]["methods"] if P.pairs else []
     files += expand(rules.merge_pair.output, method=methods, combo=P.pairs)
     methods = ALIGN.get("methods", [])
-    files += expand(rules.align_experts.output, setting=P.align_settings, method=methods)
+    files += expand(
+        rules.align_experts.output, setting=P.align_settings, method=methods
+    )
     return files + (mudsc_outputs("info.json") if MUDSC else [])
 
 
