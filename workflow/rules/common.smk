@@ -221,16 +221,22 @@ def unread_outputs():
     """What a run writes that no later step reads (routers, aligned and merged models'
     features, sidecars): the default target asks for them too, since Snakemake rebuilds a
     missing file only when something asks for it. Without this, a file lost to a killed job or
-    deleted as corrupt stays lost, and `dvc add` records the folder without it."""
-    files = [P.features(m) for m in P.models]
-    files += rules.pretrain_clip.output
-    files += expand(rules.train_router.output, combo=P.combos)
-    combo = "+".join(P.tasks)
-    files += expand(rules.train_router_loss.output, loss=P.compared_losses, combo=combo)
+    deleted as corrupt stays lost, and `dvc add` records the folder without it. Plain paths,
+    not expand() over rules.*.output, which carry flags under --default-storage-provider.
+    """
+    files = [P.features(m) for m in P.models] + list(rules.pretrain_clip.output)
+    router = ("router.safetensors", "router.json", "betas.json", "records.json")
+    runs = [("neulig", c) for c in P.combos]
+    runs += [(f"neulig_{loss}", "+".join(P.tasks)) for loss in P.compared_losses]
+    files += [P.results(*run, f) for run in runs for f in router]
     methods = config["pairs"]["methods"] if P.pairs else []
-    files += expand(rules.merge_pair.output, method=methods, combo=P.pairs)
+    files += [P.results("pairs", m, f"{p}.info.json") for m in methods for p in P.pairs]
+    aligned = ("vision.safetensors", "vision.json", "perms.safetensors")
     methods = ALIGN.get("methods", [])
-    files += expand(rules.align_experts.output, setting=P.align_settings, method=methods)
+    settings = P.align_settings
+    files += [
+        P.results("align", s, m, f) for s in settings for m in methods for f in aligned
+    ]
     return files + (mudsc_outputs("info.json") if MUDSC else [])
 
 
