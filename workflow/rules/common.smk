@@ -217,18 +217,39 @@ def record_in_dvc():
         shell("dvc add --quiet " + " ".join(present))
 
 
-def unread_outputs():
-    """What a run writes that no later step reads (routers, aligned and merged models'
-    features, sidecars): the default target asks for them too, since Snakemake rebuilds a
-    missing file only when something asks for it. Without this, a file lost to a killed job or
-    deleted as corrupt stays lost, and `dvc add` records the folder without it. Plain paths,
-    not expand() over rules.*.output, which carry flags under --default-storage-provider.
+def every_output():
+    """Every file a run writes: the default target asks for all of them, since Snakemake
+    rebuilds a missing file only when a job that must run asks for it. Without this, a file lost
+    to a killed job or deleted as corrupt stays lost while the files made from it exist, and
+    `dvc add` records the folder without it. Plain paths, not expand() over rules.*.output,
+    which carry flags under --default-storage-provider.
     """
-    files = [P.features(m) for m in P.models] + list(rules.pretrain_clip.output)
+    files = [f for d in P.datasets() for f in dataset_files(f"data/{d}")]
+    files += list(rules.pretrain_clip.output) + list(rules.report_tables.input)
+    return files + networks() + [P.features(m) for m in P.models] + side_outputs()
+
+
+def networks():
+    """Every checkpoint a run trains, merges or aligns, with its JSON sidecar."""
+    nets = expert_checkpoints()
+    nets += [P.results("merge", m, "vision.safetensors") for m in P.merge_methods]
+    nets += [P.unaligned_expert(t) for t in P.diverse_seeds]
+    seeds = set(P.diverse_seeds.values())
+    if ALIGN:
+        seed, other = ALIGN["other_init_seed"], ALIGN["pair"][1]
+        seeds.add(seed)
+        nets.append(P.results(f"finetune_seed{seed}", other, "vision.safetensors"))
+    nets += [P.results(f"pretrained_seed{s}", "vision.safetensors") for s in seeds]
+    return nets + [n.replace(".safetensors", ".json") for n in nets]
+
+
+def side_outputs():
+    """What a run writes that no later step reads: routers, Figure 3's merge sidecars, the
+    aligned pairs' checkpoints, MuDSC's miniature runs."""
     router = ("router.safetensors", "router.json", "betas.json", "records.json")
     runs = [("neulig", c) for c in P.combos]
     runs += [(f"neulig_{loss}", "+".join(P.tasks)) for loss in P.compared_losses]
-    files += [P.results(*run, f) for run in runs for f in router]
+    files = [P.results(*run, f) for run in runs for f in router]
     methods = config["pairs"]["methods"] if P.pairs else []
     files += [P.results("pairs", m, f"{p}.info.json") for m in methods for p in P.pairs]
     aligned = ("vision.safetensors", "vision.json", "perms.safetensors")
@@ -237,7 +258,13 @@ def unread_outputs():
     files += [
         P.results("align", s, m, f) for s in settings for m in methods for f in aligned
     ]
-    return files + (mudsc_outputs("info.json") if MUDSC else [])
+    if MUDSC:
+        files += [
+            f
+            for n in ("rows.csv", "landscape.npz", "info.json")
+            for f in mudsc_outputs(n)
+        ]
+    return files
 
 
 # The arrays every packed dataset holds beside its meta.json.
