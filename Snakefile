@@ -74,4 +74,4 @@ else:
         input:
             rules.report_tables.output,
             rules.report_mudsc.output if MUDSC else [],
-            unread_outputs(),
+            every_output(),

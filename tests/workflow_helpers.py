@@ -125,12 +125,18 @@ def config_error(cwd: Path, *args: str) -> str:
     return lines[0]
 
 
-def unread_outputs(dry_run_output: str) -> list[str]:
-    """Files a dry run's jobs write that no job (the default target included) reads."""
-    read, written = set(), []
-    for kind, files in re.findall(r"^\s+(input|output): (.*)$", dry_run_output, re.MULTILINE):
-        (read.update if kind == "input" else written.extend)(files.split(", "))
-    return sorted(set(written) - read)
+def unrequested_outputs(dry_run_output: str) -> list[str]:
+    """Files a dry run's jobs write that its default target (rule all, or a suite's) does not
+    ask for."""
+    requested, written = set(), []
+    for job in re.split(r"^(?=(?:local)?rule \w+:)", dry_run_output, flags=re.MULTILINE):
+        rule = re.match(r"(?:local)?rule (\w+):", job)
+        for kind, files in re.findall(r"^\s+(input|output): (.*)$", job, re.MULTILINE):
+            if kind == "output":
+                written += files.split(", ")
+            elif rule and rule[1] in ("all", "suite"):
+                requested.update(files.split(", "))
+    return sorted(set(written) - requested)
 
 
 def digests(folder: Path) -> dict[str, str]:

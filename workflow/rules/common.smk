@@ -8,7 +8,7 @@ from neulig.catalogue import ROUTER_LOSSES
 from neulig.config import exit_on_config_error, load_config
 from neulig.data.layout import dataset_files
 from neulig.plan import Plan, data_spec
-from neulig.records import combo_tasks, model_name
+from neulig.records import combo_name, combo_tasks, model_name
 from neulig.report_sections import report_sections
 
 # The shipped default's data specs: a task whose data matches keeps the plain folder name
@@ -254,23 +254,54 @@ def record_in_dvc():
         shell("dvc add --quiet " + " ".join(present))
 
 
-def unread_outputs():
-    """What a run writes that no later step reads (routers, aligned and merged models'
-    features, sidecars): the default target asks for them too, since Snakemake rebuilds a
-    missing file only when something asks for it. Without this, a file lost to a killed job or
-    deleted as corrupt stays lost, and `dvc add` records the folder without it."""
-    files = [P.features(m) for m in P.models]
-    files += rules.pretrain_clip.output
-    files += expand(rules.train_router.output, combo=P.combos)
-    combo = "+".join(P.tasks)
-    files += expand(rules.train_router_loss.output, loss=P.compared_losses, combo=combo)
+def every_output():
+    """Every file a run writes: the default target asks for all of them, since Snakemake
+    rebuilds a missing file only when a job that must run asks for it. Without this, a file lost
+    to a killed job or deleted as corrupt stays lost while the files made from it exist, and
+    `dvc add` records the folder without it. Plain paths, not expand() over rules.*.output,
+    which carry flags under --default-storage-provider.
+    """
+    files = [f for d in P.datasets() for f in dataset_files(f"data/{d}")]
+    files += list(rules.pretrain_clip.output) + list(rules.report_tables.input)
+    return files + networks() + [P.features(m) for m in P.models] + side_outputs()
+
+
+def networks():
+    """Every checkpoint a run trains, merges or aligns, with its JSON sidecar."""
+    nets = expert_checkpoints()
+    nets += [P.results("merge", m, "vision.safetensors") for m in P.merge_methods]
+    nets += [P.unaligned_expert(t) for t in P.diverse_seeds]
+    seeds = set(P.diverse_seeds.values())
+    if ALIGN:
+        seed, other = ALIGN["other_init_seed"], ALIGN["pair"][1]
+        seeds.add(seed)
+        nets.append(P.seeded_expert(other, seed))
+    nets += [P.results(f"pretrained_seed{s}", "vision.safetensors") for s in seeds]
+    return nets + [P.sidecar(n) for n in nets]
+
+
+def side_outputs():
+    """What a run writes that no later step reads: routers, Figure 3's merge sidecars, the
+    aligned pairs' checkpoints, MuDSC's miniature runs."""
+    router = ("router.safetensors", "router.json", "betas.json", "records.json")
+    runs = [("neulig", c) for c in P.combos]
+    runs += [(f"neulig_{loss}", combo_name(P.tasks)) for loss in P.compared_losses]
+    files = [P.results(*run, f) for run in runs for f in router]
     methods = config["pairs"]["methods"] if P.pairs else []
-    files += expand(rules.merge_pair.output, method=methods, combo=P.pairs)
+    files += [P.results("pairs", m, f"{p}.info.json") for m in methods for p in P.pairs]
+    aligned = ("vision.safetensors", "vision.json", "perms.safetensors")
     methods = ALIGN.get("methods", [])
-    files += expand(
-        rules.align_experts.output, setting=P.align_settings, method=methods
-    )
-    return files + (mudsc_outputs("info.json") if MUDSC else [])
+    settings = P.align_settings
+    files += [
+        P.results("align", s, m, f) for s in settings for m in methods for f in aligned
+    ]
+    if MUDSC:
+        files += [
+            f
+            for n in ("rows.csv", "landscape.npz", "info.json")
+            for f in mudsc_outputs(n)
+        ]
+    return files
 
 
 # The arrays every packed dataset holds beside its meta.json.
