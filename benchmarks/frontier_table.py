@@ -1,4 +1,5 @@
-"""Every setting the regime frontier tried, as one Markdown table (a failed setting is a row).
+"""Every setting the regime frontier tried, as Markdown tables (a failed setting is a row): each
+run, then each variant over its seeds (means, and Kendall tau of the mean ranking).
 
 python benchmarks/frontier_table.py benchmarks/regime_frontier.jsonl > benchmarks/regime_frontier.md
 """
@@ -9,6 +10,8 @@ import json
 import sys
 
 import pandas as pd
+from regime_frontier import PAPER
+from scipy.stats import kendalltau
 
 COLUMNS = {
     "zero_shot": "zero-shot",
@@ -26,6 +29,14 @@ COLUMNS = {
 }
 
 
+def _pretraining(recipe: dict) -> str:
+    world = recipe.get("world")
+    if not world:
+        return "task slices"
+    share = float(world.get("task_slices", 0))
+    return f"world + {share:.0%} task slices" if share else "world"
+
+
 def row(line: dict) -> dict:
     config = line["config"]
     tower = config["tower"]
@@ -33,7 +44,7 @@ def row(line: dict) -> dict:
         "variant": line["variant"],
         "seed": line["seed"],
         "device": line.get("device", "-"),
-        "pretraining": "world" if config["pretrain"].get("world") else "task slices",
+        "pretraining": _pretraining(config["pretrain"]),
         "tower": f"w{tower['width']} L{tower['layers']} p{tower['patch_size']}",
         "pre steps": config["pretrain"]["steps"],
         "expert lr": config["expert"]["lr"],
@@ -45,10 +56,32 @@ def row(line: dict) -> dict:
     return out
 
 
+def over_seeds(table: pd.DataFrame) -> pd.DataFrame:
+    """Each (variant, device) with every Table 2(b) row over its seeds: means, per-seed tau
+    and the tau of the mean ranking (the issue's criterion)."""
+    ranked = ["avg", "TA", "TIES", "RegMean", "Ada layer", "WeMoE", "NeuLig sup", "NeuLig semi"]
+    paper = list(PAPER.values())
+    rows = []
+    for (variant, device), runs in table.groupby(["variant", "device"], sort=False):
+        if runs[ranked].isna().any().any():
+            continue
+        means = runs[["zero-shot", "experts", *ranked]].astype(float).mean().round(2)
+        tau = kendalltau(means[ranked].tolist(), paper).statistic
+        rows.append(
+            {"variant": variant, "device": device, "seeds": len(runs), **means.to_dict()}
+            | {"tau per seed": ", ".join(f"{t:g}" for t in runs["tau 2(b)"])}
+            | {"tau of mean": round(float(tau), 3)}
+        )
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     lines = [json.loads(text) for text in open(sys.argv[1]) if text.strip()]
     table = pd.DataFrame([row(line) for line in lines]).astype(object)
     table = table.where(table.notna(), None)
+    print("## Over seeds\n")
+    print(over_seeds(table).to_markdown(index=False, floatfmt="g"))
+    print("\n## Every run\n")
     print(table.to_markdown(index=False, floatfmt="g", missingval="-"))
 
 

@@ -87,6 +87,17 @@ VARIANTS = [
         {**WORLD, "world": {**WORLD["world"], "task_slices": True}},
         {"lr": 3e-4},
     ),
+    # A share of the tasks' slices: zero-shot between the world's and the full slices'.
+    *[
+        _v(
+            f"world+tasks{share}-small-lr{lr}",
+            SMALL,
+            128,
+            {**WORLD, "world": {**WORLD["world"], "task_slices": share}},
+            {"lr": float(lr)},
+        )
+        for share, lr in [(0.1, "3e-4"), (0.3, "3e-4"), (0.3, "1e-4")]
+    ],
     _v("world-tiny-lr1e-3", TINY, 64, WORLD, {"lr": 1e-3}),
     _v("world-smoke", TINY, 64, {"steps": 20, "world": {"n": 600}}, {"steps": 10}),
 ]
@@ -178,13 +189,13 @@ def _pretrain(variant, data, seed, device, folder, cache):
     return arch, dirs, tasks, model, heads
 
 
-def _merges(ctx, scorer, config) -> tuple[dict, dict]:
+def _merges(ctx, scorer, config, methods) -> tuple[dict, dict]:
     from neulig.catalogue import merge_method
     from neulig.merging.evaluation import per_input_merge_records
     from neulig.merging.search import merge_with_search
 
     rows, chosen = {}, {}
-    for method in config["merge"]["methods"]:
+    for method in methods or config["merge"]["methods"]:
         p = config["merge"].get(method, {})
         merged, hparams, _ = merge_with_search(
             method, ctx, p.get("hparams", {}), p.get("search", {})
@@ -224,7 +235,7 @@ def _neulig(arch, states, cached, scorer, config, seed, device) -> dict:
     return rows
 
 
-def run_variant(variant: dict, data: str, seed: int, device, progress, cache: Path) -> dict:
+def run_variant(variant, data, seed, device, progress, cache: Path, methods=()) -> dict:
     from scipy.stats import kendalltau
 
     from neulig.finetune import train_expert
@@ -250,7 +261,7 @@ def run_variant(variant: dict, data: str, seed: int, device, progress, cache: Pa
     ctx = MergeContext(
         pretrained, experts, arch, dirs, Path(folder) / "heads.safetensors", device, seed
     )
-    merges, chosen = _merges(ctx, scorer, config)
+    merges, chosen = _merges(ctx, scorer, config, methods)
     rows.update(merges)
     progress(rows)
     rows.update(_neulig(arch, list(experts.values()), cached, scorer, config, seed, device))
@@ -287,7 +298,9 @@ def _single(args) -> None:
         partial.write_text(json.dumps(rows))
 
     device = resolve_device(args.device)
-    row = run_variant(variant, args.data, args.seeds[0], device, progress, Path(args.cache))
+    row = run_variant(
+        variant, args.data, args.seeds[0], device, progress, Path(args.cache), args.methods
+    )
     with open(args.out, "a") as f:
         f.write(json.dumps(row) + "\n")
     partial.unlink(missing_ok=True)
@@ -303,6 +316,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--cache", default="benchmarks/.frontier_cache", help="pretrained CLIPs")
+    parser.add_argument("--methods", nargs="*", default=[], help="merges (default: the config's)")
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.single:
@@ -319,6 +333,8 @@ def main() -> None:
         args.device,
         "--cache",
         args.cache,
+        "--methods",
+        *args.methods,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     procs = [

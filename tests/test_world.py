@@ -72,3 +72,7 @@ def test_the_pretraining_pool_adds_the_task_slices_only_when_asked():
     assert torch.equal(tokens[5], tokenizer(["a b.", "the b."]))
     pool, _ = pretraining_pool("NeuLig-Tiny-ViT-32", {"seed": 0}, [task])
     assert pool.shape[0] == 7  # no world: the task slices alone, as before
+    some = {"seed": 0, "world": {"n": 5, "task_slices": 0.3}}
+    pool, tokens = pretraining_pool("NeuLig-Tiny-ViT-32", some, [task])
+    assert pool.shape[0] == 5 + 2  # round(0.3 * 7) of the task's images
+    assert torch.equal(pretraining_pool("NeuLig-Tiny-ViT-32", some, [task])[1], tokens)

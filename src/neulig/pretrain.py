@@ -62,16 +62,20 @@ def world_pool(spec: dict, size: int, seed: int, tokenizer) -> Pool:
 
 
 def pretraining_pool(model_name: str, recipe: dict, tasks: list[Task]) -> Pool:
-    """The recipe's ``world`` pool (with ``task_slices``: and the tasks' ``pretrain`` slices),
-    else the tasks' ``pretrain`` slices alone."""
+    """The recipe's ``world`` pool (with ``task_slices``: and that share of the tasks' ``pretrain``
+    slices, a fixed draw), else the tasks' ``pretrain`` slices alone."""
     tokenizer = create_tokenizer(model_name)
     world = recipe.get("world")
     if not world:
         return captioned_pool(tasks, tokenizer)
     size = _open_clip().get_model_config(model_name)["vision_cfg"]["image_size"]
     images, tokens = world_pool(world, size, recipe["seed"], tokenizer)
-    if world.get("task_slices"):  # the tasks' own pretrain slices beside the world
+    share = float(world.get("task_slices", 0))  # true: all of the tasks' own pretrain slices
+    if share:
         task_images, task_tokens = captioned_pool(tasks, tokenizer)
+        keep = torch.randperm(len(task_images), generator=torch.Generator().manual_seed(0))
+        keep = keep[: max(1, round(share * len(task_images)))].sort().values
+        task_images, task_tokens = task_images[keep], task_tokens[keep]
         n = min(tokens.shape[1], task_tokens.shape[1])
         images = torch.cat([images, task_images])
         tokens = torch.cat([tokens[:, :n], task_tokens[:, :n]])
