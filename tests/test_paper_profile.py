@@ -50,10 +50,10 @@ def test_paper_profile_plans_every_stage_for_five_tasks(tmp_path):
         assert re.search(rf"data/{task}(-[0-9a-f]{{8}})?/meta.json", out)
 
 
-def smoke_config(datasets: Path) -> dict:
-    """config/paper.yaml with the smoke overlay applied and fixture roots filled in."""
-    config = yaml.safe_load(PAPER.read_text())
-    overlay = yaml.safe_load(SMOKE.read_text())
+def smoke_config(datasets: Path, profile: Path = PAPER, smoke: Path = SMOKE) -> dict:
+    """A profile (config/paper.yaml) with its smoke overlay applied and fixture roots filled in."""
+    config = yaml.safe_load(profile.read_text())
+    overlay = yaml.safe_load(smoke.read_text())
     tasks = overlay.pop("tasks")
     config["tasks"] = {
         name: {**config["tasks"][name], **spec, "root": str(datasets / name)}

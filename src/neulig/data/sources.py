@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from neulig.data import procedural
+from neulig.data.bench8_sources import BENCH8_SOURCES
 from neulig.data.paper_sources import PAPER_SOURCES, _to_rgb
 from neulig.data.raw import RawDataset, carved_splits
 from neulig.data.resisc45 import resisc45
@@ -202,4 +203,5 @@ SOURCES: dict[str, Callable[[dict, int], RawDataset]] = {
     "imagefolder": imagefolder,
     **PAPER_SOURCES,
     "resisc45": resisc45,
+    **BENCH8_SOURCES,
 }
