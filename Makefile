@@ -7,7 +7,7 @@ BIN     := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup run test lint report benchmark push pull clean slurm-deps world-clip
+.PHONY: setup run test lint report docs benchmark push pull clean slurm-deps world-clip
 
 setup: $(VENV)/.installed
 
@@ -50,6 +50,11 @@ world-clip: setup
 
 report: run
 	$(BIN)/snakemake --report reports/tiny.html
+
+# docs/results.md's tables, rewritten from the reports the runs wrote (blocks whose report is
+# not here are left as they are, and named).
+docs: setup
+	$(BIN)/python -m neulig.reporting.results_doc docs/results.md
 
 # `make test` is the quick suite; CI (CI=true, see .ci/run) also runs the end-to-end variants
 # marked `slow` (several full runs of the tiny test config). PYTEST_ARGS overrides either.

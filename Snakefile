@@ -3,7 +3,13 @@
 from pathlib import Path
 
 from snakemake.utils import min_version
-from neulig.config import check_config, exit_on_config_error, put_cli_on_path
+from neulig.config import (
+    SCHEMAS,
+    check_config,
+    exit_on_config_error,
+    experiment_kind,
+    put_cli_on_path,
+)
 from neulig.locks import check_data_not_being_built
 
 min_version("9.0")
@@ -28,7 +34,9 @@ if not workflow.overwrite_configfiles:
 report: "workflow/report/workflow.rst"
 
 
-if "suite" in config:
+KIND = experiment_kind(config)  # clip, mudsc or suite: which schema and rules apply
+
+if KIND == "suite":
 
     # A suite (config/full.yaml): every member runs this workflow as a Snakemake module, and
     # the suite's own rules compare them.
@@ -42,36 +50,59 @@ if "suite" in config:
 
 else:
 
-    # Validates against workflow/schemas/config.schema.yaml and fills in its defaults; a bad
-    # key fails here, before any job, in one line that names it.
+    # Validates against its kind's schema (workflow/schemas/config.schema.yaml for the CLIP
+    # pipeline) and fills in its defaults; a bad key fails here, before any job, in one line
+    # that names it.
     exit_on_config_error(
-        check_config, config, NEULIG_DIR / "workflow/schemas/config.schema.yaml"
+        check_config, config, NEULIG_DIR / "workflow/schemas" / SCHEMAS[KIND]
     )
 
-    include: "workflow/rules/common.smk"
+    if KIND == "mudsc":
 
-    # From an empty data/, a second experiment started beside the first would stop on
-    # Snakemake's LockException; this names the data and what to do instead.
-    if workflow.is_main_process:
-        check_data_not_being_built([f for t in P.tasks for f in P.data_files(t)])
+        include: "workflow/rules/mudsc_common.smk"
 
-    include: "workflow/rules/data.smk"
-    include: "workflow/rules/pretrained.smk"
-    include: "workflow/rules/finetune.smk"
-    include: "workflow/rules/merge.smk"
-    include: "workflow/rules/ensemble.smk"
-    include: "workflow/rules/neulig.smk"
-    include: "workflow/rules/align.smk"
-    include: "workflow/rules/mudsc.smk"
-    include: "workflow/rules/evaluate.smk"
-    include: "workflow/rules/report.smk"
+    else:
+
+        include: "workflow/rules/common.smk"
+    include: "workflow/rules/shared.smk"
+    include: "workflow/rules/dvc.smk"
 
     onsuccess:
         record_in_dvc()
 
-    rule all:
-        default_target: True
-        input:
-            rules.report_tables.output,
-            rules.report_mudsc.output if MUDSC else [],
-            every_output(),
+    if KIND == "mudsc":
+
+        # MuDSC's experiment in miniature (config/mudsc.yaml): its runs and its report.
+        include: "workflow/rules/mudsc.smk"
+
+        rule all:
+            default_target: True
+            input:
+                rules.report_mudsc.output,
+                rules.dvc_declarations.output,
+                mudsc_runs(),
+
+    else:
+        # From an empty data/, a second experiment started beside the first would stop on
+        # Snakemake's LockException; this names the data and what to do instead.
+        if workflow.is_main_process:
+            check_data_not_being_built(
+                [f for t in P.tasks for f in P.data_files(t)]
+            )
+
+        include: "workflow/rules/data.smk"
+        include: "workflow/rules/pretrained.smk"
+        include: "workflow/rules/finetune.smk"
+        include: "workflow/rules/merge.smk"
+        include: "workflow/rules/ensemble.smk"
+        include: "workflow/rules/neulig.smk"
+        include: "workflow/rules/align.smk"
+        include: "workflow/rules/evaluate.smk"
+        include: "workflow/rules/report.smk"
+
+        rule all:
+            default_target: True
+            input:
+                rules.report_tables.output,
+                rules.dvc_declarations.output,
+                every_output(),

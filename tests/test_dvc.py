@@ -1,5 +1,6 @@
 """DVC versions what Snakemake produces: share, pull-then-nothing-to-do, targeted reruns, a
-corrupt cache, metrics across commits, and partial runs, in throw-away git + DVC repositories."""
+corrupt cache, metrics across commits, partial runs, and each experiment's own declaration of
+its metrics and plots, in throw-away git + DVC repositories."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from .workflow_helpers import (
     TEST_CONFIG,
     digests,
     git_dvc_repo,
+    layout_copy,
     planned_jobs,
     sh,
     snakemake,
     with_venv,
 )
 
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow  # every test here but the declarations' one needs whole runs
 
 
 def copy_of(repo: Path, dest: Path) -> Path:
@@ -41,6 +43,7 @@ POINTERS = ("data.dvc", "results/ci.dvc", "reports/ci.dvc", "reports/ci-suite.dv
 SHARED = ("data", "results/ci", "reports/ci", "reports/ci-suite")
 
 
+@slow
 def test_a_run_leaves_only_dvc_pointers_to_commit(tiny_run):
     tracked = set(sh("git", "ls-files", cwd=tiny_run).split())
     assert set(POINTERS) <= tracked
@@ -54,6 +57,7 @@ def test_a_run_leaves_only_dvc_pointers_to_commit(tiny_run):
     assert modes == {0o666 & ~umask}  # readable as the umask says, on a shared filesystem
 
 
+@slow
 def test_make_pull_restores_every_experiment_and_leaves_nothing_to_do(tiny_run, tmp_path):
     clone = tmp_path / "clone"
     sh("git", "clone", "-q", str(tiny_run), str(clone), cwd=tmp_path)
@@ -67,6 +71,7 @@ def test_make_pull_restores_every_experiment_and_leaves_nothing_to_do(tiny_run, 
         assert "Nothing to be done" in snakemake("-n", *profile, cwd=clone).stdout, profile
 
 
+@slow
 def test_one_learning_rate_reruns_exactly_its_descendants(tiny_run, tmp_path):
     work = copy_of(tiny_run, tmp_path / "edited")
     edit_config(work, lambda c: c["tasks"]["shapes"].update(finetune={"lr": 5e-4}))
@@ -98,6 +103,7 @@ def test_one_learning_rate_reruns_exactly_its_descendants(tiny_run, tmp_path):
     }
 
 
+@slow
 def test_corrupt_cache_file_is_detected(tiny_run, tmp_path):
     clone = copy_of(tiny_run, tmp_path / "corrupt")
     target = clone / "results" / "ci" / "eval" / "pretrained.json"
@@ -112,11 +118,10 @@ def test_corrupt_cache_file_is_detected(tiny_run, tmp_path):
     assert "not in cache" in out and "results" in out
 
 
+@slow
 def test_metrics_diff_between_two_commits_shows_the_changed_numbers(tiny_run, tmp_path):
-    work = copy_of(tiny_run, tmp_path / "metrics")
-    (work / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text().replace("tiny", "ci"))
-    sh("git", "add", "dvc.yaml", cwd=work)
-    sh("git", "commit", "-qm", "declare metrics", cwd=work)
+    work = copy_of(tiny_run, tmp_path / "metrics")  # the run declared its metrics itself
+    assert "reports/ci/metrics.json" in yaml.safe_load((work / "dvc/ci/dvc.yaml").read_text())
     before = json.loads((work / "reports" / "ci" / "metrics.json").read_text())
     chosen = yaml.safe_load(
         (work / "results" / "ci" / "merge" / "ties" / "vision.json").read_text()
@@ -146,6 +151,7 @@ def test_metrics_diff_between_two_commits_shows_the_changed_numbers(tiny_run, tm
         ("data/digits/meta.json",),
     ],
 )
+@slow
 def test_partial_runs_record_what_exists_and_succeed(tmp_path, args):
     repo = git_dvc_repo(tmp_path / "repo")
     (repo / "config").mkdir()
@@ -159,3 +165,41 @@ def test_partial_runs_record_what_exists_and_succeed(tmp_path, args):
     else:
         assert "data.dvc" in status and not (repo / "results").exists()
         assert list((repo / "data").glob("digits*/train.images.npy"))
+
+
+def fake_report(repo: Path, experiment: str, accuracy: float) -> None:
+    """What a run's report writes for DVC, recorded by `dvc add` as a run's onsuccess does."""
+    plots = repo / "reports" / experiment / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    (plots.parent / "metrics.json").write_text(json.dumps({"average_accuracy": {"ties": accuracy}}))
+    (plots / "average_accuracy.csv").write_text(f"method,accuracy\nTIES merging,{accuracy}\n")
+    (plots / "neulig_gap.csv").write_text("n_models,gap\n2,-0.1\n")
+    sh("dvc", "add", "--quiet", f"reports/{experiment}", cwd=repo)
+
+
+def test_every_experiment_declares_its_own_metrics_and_plots(tmp_path):
+    """The project's real layout (its .gitignore, .dvcignore, no hand-written dvc.yaml): an
+    experiment named only on the command line appears in `dvc metrics show` and `dvc plots`,
+    and `dvc metrics diff` compares it across commits, with no file edited."""
+    repo = layout_copy(tmp_path / "repo")
+    assert not (repo / "dvc.yaml").exists()
+    for experiment in ("tiny", "another"):
+        target = f"dvc/{experiment}/dvc.yaml"
+        snakemake(target, "--cores", "1", "--config", f"experiment={experiment}", cwd=repo)
+        fake_report(repo, experiment, 30.0)
+    shown = sh("dvc", "metrics", "show", cwd=repo)
+    for experiment in ("tiny", "another"):
+        assert f"reports/{experiment}/metrics.json" in shown, shown
+    # to commit: the declaration and the pointer, nothing of the report itself
+    status = sh("git", "status", "--porcelain", "--untracked-files=all", cwd=repo).split()
+    assert {"dvc/another/dvc.yaml", "reports/another.dvc"} <= set(status)
+    assert not any(p.startswith("reports/another/") for p in status)
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "commit", "-qm", "two experiments", cwd=repo)
+    fake_report(repo, "another", 31.5)
+    diff = sh("dvc", "metrics", "diff", "HEAD", cwd=repo)
+    assert "reports/another/metrics.json" in diff and "31.5" in diff, diff
+    assert "reports/tiny/metrics.json" not in diff  # unchanged
+    plots = sh("dvc", "plots", "show", "--json", cwd=repo)
+    for experiment in ("tiny", "another"):
+        assert f"{experiment}: average test accuracy per method" in plots, plots

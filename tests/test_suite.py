@@ -55,7 +55,8 @@ def test_a_bad_suite_fails_in_one_line(tmp_path, suite, needles):
 
 def test_the_full_profile_plans_every_member_and_the_comparison(tmp_path):
     out = snakemake("-n", "--cores", "2", "--configfile", str(FULL), cwd=tmp_path).stdout
-    for rule in ("vit_merge_pair", "cnn_train_router", "diverse_align_expert", "suite_report"):
+    rules = ("vit_merge_pair", "cnn_train_router", "diverse_align_expert", "suite_report")
+    for rule in (*rules, "mudsc_mudsc_miniature", "mudsc_report_mudsc"):  # MuDSC's own member
         assert rule in out
     assert out.count("rule vit_download_dataset") == 5  # the members' shared data, built once
     assert "rule cnn_download_dataset" not in out and "rule diverse_download_dataset" not in out

@@ -24,6 +24,22 @@ from neulig.errors import ConfigError
 
 T = TypeVar("T")
 
+# The kinds of experiment a config can describe, each with its schema (workflow/schemas/) and
+# its rules: the CLIP pipeline, MuDSC's miniature, a suite of experiments.
+SCHEMAS = {
+    "clip": "config.schema.yaml",
+    "mudsc": "mudsc.schema.yaml",
+    "suite": "suite.schema.yaml",
+}
+
+
+def experiment_kind(config: dict) -> str:
+    """``suite`` for a config with a ``suite:`` block, ``mudsc`` for one with a
+    ``mudsc_miniature:`` block (MuDSC's experiment in miniature), else ``clip``."""
+    if "suite" in config:
+        return "suite"
+    return "mudsc" if "mudsc_miniature" in config else "clip"
+
 
 def put_cli_on_path() -> None:
     """Put this interpreter's script folder (a venv's ``bin``, where ``neulig`` and ``dvc``

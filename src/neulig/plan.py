@@ -209,6 +209,12 @@ class Plan:
     def reports(self, *parts: str) -> str:
         return "/".join(("reports", self.experiment, *parts))
 
+    @property
+    def dvc_file(self) -> str:
+        """DVC's declarations of the experiment's metrics and plots (git-tracked, outside the
+        DVC-tracked ``reports/<experiment>/``)."""
+        return "/".join(("dvc", self.experiment, "dvc.yaml"))
+
     def log(self, rule: str, *wildcards: str) -> str:
         return "/".join(("logs", self.experiment, rule, *wildcards)) + ".log"
 

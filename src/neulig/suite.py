@@ -14,7 +14,7 @@ import os
 
 import yaml
 
-from neulig.config import check_config
+from neulig.config import SCHEMAS, check_config, experiment_kind
 from neulig.errors import ConfigError
 
 
@@ -32,19 +32,18 @@ def deep_merge(base: dict, overrides: dict) -> dict:
 
 
 def member_configs(suite: dict, basedir: str | os.PathLike) -> dict[str, dict]:
-    """Member name -> its validated config (base + overrides); each needs its own experiment."""
-    schema = f"{basedir}/workflow/schemas/config.schema.yaml"
-    try:
-        with open(f"{basedir}/{suite['base']}") as fh:
-            base = yaml.safe_load(fh)
-    except OSError as err:
-        raise ConfigError(
-            f"config key 'suite.base': cannot read {suite['base']} ({err.strerror}); give a "
-            f"config file relative to {basedir}, e.g. config/config.yaml"
-        ) from err
+    """Member name -> its validated config (base + overrides); each needs its own experiment.
+
+    A member's own ``base:`` (``config/mudsc.yaml``) replaces the suite's; its kind of
+    experiment (:func:`~neulig.config.experiment_kind`) picks the schema it is checked against.
+    """
     members = {}
     for name, overrides in expand_seeds(suite).items():
-        config = deep_merge(base, overrides or {})
+        overrides = dict(overrides or {})
+        base_key = "base" if "base" in overrides else "suite.base"
+        config = deep_merge(_read_base(overrides.pop("base", suite["base"]), base_key, basedir),
+                            overrides)  # fmt: skip
+        schema = f"{basedir}/workflow/schemas/{SCHEMAS[experiment_kind(config)]}"
         try:
             check_config(config, schema)
         except ConfigError as err:
@@ -56,6 +55,22 @@ def member_configs(suite: dict, basedir: str | os.PathLike) -> dict[str, dict]:
             f"suite.members: each member needs its own experiment name ({experiments})"
         )
     return members
+
+
+def _read_base(path: str, key: str, basedir: str | os.PathLike) -> dict:
+    try:
+        with open(f"{basedir}/{path}") as fh:
+            return yaml.safe_load(fh)
+    except OSError as err:
+        raise ConfigError(
+            f"config key '{key}': cannot read {path} ({err.strerror}); give a "
+            f"config file relative to {basedir}, e.g. config/config.yaml"
+        ) from err
+
+
+def clip_members(members: dict[str, dict]) -> list[str]:
+    """The members that run the CLIP pipeline (whose reports the suite's tables compare)."""
+    return [m for m, c in members.items() if experiment_kind(c) == "clip"]
 
 
 def expand_seeds(suite: dict) -> dict[str, dict]:
@@ -90,6 +105,7 @@ def check_suite(config: dict, basedir: str | os.PathLike) -> None:
 
 __all__ = [
     "check_suite",
+    "clip_members",
     "deep_merge",
     "expand_seeds",
     "member_configs",

@@ -1,15 +1,12 @@
 # Helpers shared by the stage files. What the DAG contains (tasks, datasets, combinations,
 # model names) and every path come from neulig.plan, so they are spelled once.
-import json
 import re
-import shlex
 
 from neulig.catalogue import ROUTER_LOSSES
 from neulig.config import exit_on_config_error, load_config
 from neulig.data.layout import dataset_files
 from neulig.plan import Plan, data_spec
 from neulig.records import combo_name, combo_tasks, model_name
-from neulig.report_sections import report_sections
 
 # The shipped default's data specs: a task whose data matches keeps the plain folder name
 # data/<task>; any other spec gets its own folder, so experiments never overwrite each other.
@@ -23,9 +20,7 @@ P = exit_on_config_error(
     {t: data_spec(s, _DEFAULT["seed"]) for t, s in _DEFAULT["tasks"].items()},
 )
 EXP = P.experiment
-ENV = "../../envs/neulig.yaml"
 ALIGN = config.get("alignment") or {}
-SECTIONS = report_sections(config)
 
 
 wildcard_constraints:
@@ -37,11 +32,6 @@ wildcard_constraints:
     seed="[0-9]+",
     setting="different_init|shared_init",
     loss="|".join(ROUTER_LOSSES),
-
-
-def as_arg(value):
-    """A config slice as one shell-quoted JSON argument (also what Snakemake's params trigger sees)."""
-    return shlex.quote(json.dumps(value, sort_keys=True))
 
 
 def data_inputs(tasks):
@@ -231,29 +221,6 @@ def get_align_inputs(wildcards):
     }
 
 
-def report_outputs():
-    """The report rule's files: those of the sections the config asks for, with captions."""
-    return {f.key: report_output(f) for s in SECTIONS for f in s.files_for(config)}
-
-
-def report_output(file):
-    path = P.reports(file.path)
-    if file.caption is None:
-        return path
-    return report(path, caption=f"../report/{file.caption}.rst", category=file.category)
-
-
-def record_in_dvc():
-    """Record what this run produced in DVC, so `git status` shows only the .dvc files to
-    commit. Tracks whatever exists: a partial run (a target, --until) records its part.
-    """
-    if not (config["dvc"]["track"] and os.path.isdir(".dvc")):
-        return
-    present = [p for p in ("data", P.results(), P.reports()) if os.path.isdir(p)]
-    if present:
-        shell("dvc add --quiet " + " ".join(present))
-
-
 def every_output():
     """Every file a run writes: the default target asks for all of them, since Snakemake
     rebuilds a missing file only when a job that must run asks for it. Without this, a file lost
@@ -282,7 +249,7 @@ def networks():
 
 def side_outputs():
     """What a run writes that no later step reads: routers, Figure 3's merge sidecars, the
-    aligned pairs' checkpoints, MuDSC's miniature runs."""
+    aligned pairs' checkpoints."""
     router = ("router.safetensors", "router.json", "betas.json", "records.json")
     runs = [("neulig", c) for c in P.combos]
     runs += [(f"neulig_{loss}", combo_name(P.tasks)) for loss in P.compared_losses]
@@ -295,26 +262,8 @@ def side_outputs():
     files += [
         P.results("align", s, m, f) for s in settings for m in methods for f in aligned
     ]
-    if MUDSC:
-        files += [
-            f
-            for n in ("rows.csv", "landscape.npz", "info.json")
-            for f in mudsc_outputs(n)
-        ]
     return files
 
 
 # The arrays every packed dataset holds beside its meta.json.
 ARRAY_FILES = [os.path.basename(f) for f in dataset_files("data/x")[1:]]
-
-
-# MuDSC's experiment in miniature (mudsc.smk): one run per data set and seed pair.
-MUDSC = config.get("mudsc_miniature") or {}
-MUDSC_RUN = ("mudsc", "{source}", "pair{pair}")
-
-
-def mudsc_outputs(name):
-    """One file per (data set, seed pair) of the config."""
-    return expand(
-        P.results(*MUDSC_RUN, name), source=MUDSC["sources"], pair=range(MUDSC["pairs"])
-    )

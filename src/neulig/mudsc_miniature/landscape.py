@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from neulig.align.mini_data import MiniTask
-from neulig.align.mini_train import task_loss
+from neulig.mudsc_miniature.tasks import MiniTask
+from neulig.mudsc_miniature.train import task_loss
 from neulig.resnet import ResNet, reset_bn
 
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neulig.align.mini_data import MiniTask, joint_split, logits
+from neulig.mudsc_miniature.tasks import MiniTask, joint_split, logits
 from neulig.resnet import ResNet
 
 log = logging.getLogger(__name__)

@@ -14,29 +14,16 @@ from dataclasses import dataclass
 import torch
 
 from neulig.align.matching import align
-from neulig.align.mini_data import MiniTask
-from neulig.align.mini_train import ensemble_scorer, model_scorer, scores
 from neulig.align.similarity import cross_blocks, joint_activation_similarity
 from neulig.align.zipping import zip_models
 from neulig.merging.state_dict import mean
+from neulig.mudsc_miniature import METHODS
+from neulig.mudsc_miniature.tasks import MiniTask
+from neulig.mudsc_miniature.train import ensemble_scorer, model_scorer, scores
 from neulig.resnet import ResNet, reset_bn
 
 log = logging.getLogger(__name__)
 
-# the result rows, in the table's order
-METHODS = ("model_a", "model_b", "ensemble", "average", "weight", "activation", "mudsc_align",
-           "zipit", "mudsc_zip")  # fmt: skip
-LABELS = {
-    "model_a": "model A (task a only)",
-    "model_b": "model B (task b only)",
-    "ensemble": "ensemble (mean logits)",
-    "average": "weight averaging",
-    "weight": "weight matching (Git Re-Basin)",
-    "activation": "activation align",
-    "mudsc_align": "MuDSC-Align",
-    "zipit": "ZipIt",
-    "mudsc_zip": "MuDSC-Zip",
-}
 SWEPT = ("mudsc_align", "mudsc_zip")
 
 
