@@ -2,9 +2,8 @@
 
 1. Fine-tune loop throughput (images/s) of :func:`neulig.finetune.finetune_expert` against a bare
    PyTorch loop on the same model, batch and optimiser (target: >= 0.9x).
-2. ``--workflow``: wall time of the default workflow from scratch in a fresh work directory
-   (``snakemake --cores 2``), of the NeuLig stage alone (all combinations, forced rerun), and
-   of a no-op dry run.
+2. ``--workflow``: wall time of the default workflow from nothing in a fresh clone of this
+   commit (``snakemake --cores 2``), each rule's summed job time, and a no-op dry run.
 3. ``--dvc-status``: wall time of ``dvc status`` in this repository after a finished run.
 
 Usage: ``python benchmarks/run_benchmarks.py [--workflow] [--dvc-status] [--skip-throughput]``
@@ -16,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -90,28 +88,38 @@ def timed(cmd: list[str], cwd: Path) -> float:
     return round(time.perf_counter() - start, 1)
 
 
-def workflow_times() -> dict:
-    snakemake = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--cores",
-        "2",
-    ]
+def _job_seconds(work: Path) -> tuple[int, dict[str, float]]:
+    """The number of jobs and each rule's summed job wall time, from the rules' Snakemake
+    ``benchmark:`` files."""
+    files = list((work / "benchmarks" / "rules").glob("*/*/**/*.tsv"))
+    sums: dict[str, float] = {}
+    for tsv in files:
+        rule = tsv.relative_to(work / "benchmarks" / "rules").parts[1]
+        seconds = float(tsv.read_text().splitlines()[1].split("\t")[0])
+        sums[rule] = round(sums.get(rule, 0.0) + seconds, 1)
+    return len(files), dict(sorted(sums.items(), key=lambda kv: -kv[1]))
+
+
+def workflow_times(keep: Path | None) -> dict:
+    """``snakemake --cores 2`` in a fresh clone of this commit (``make run`` minus the venv set-up),
+    then a no-op dry run; ``keep``: the clone stays there (its reports feed ``make docs``)."""
+    snakemake = [sys.executable, "-m", "snakemake", "--cores", "2"]
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        shutil.copytree(ROOT / "config", work / "config")
+        work = keep or Path(tmp) / "clone"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(work)], check=True)
         full = timed(snakemake, work)
-        neulig = timed([*snakemake, "--forcerun", "train_router"], work)
         noop = timed([*snakemake, "-n"], work)
-        table = (work / "reports" / "accuracy.md").read_text()
+        jobs, seconds = _job_seconds(work)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     return {
         "default_workflow_s": full,
-        "neulig_stage_s": neulig,
+        "timed_jobs": jobs,
+        "job_seconds_by_rule": seconds,
         "noop_dry_run_s": noop,
-        "accuracy_table": table,
+        "commit": commit,
+        "how": "git clone; snakemake --cores 2 (make run minus the venv set-up), 2-core machine",
     }
 
 
@@ -121,6 +129,7 @@ def main() -> None:
     parser.add_argument("--dvc-status", action="store_true", help="time `dvc status` here")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--keep", type=Path, help="with --workflow: keep the run's clone here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
@@ -134,7 +143,7 @@ def main() -> None:
     if args.dvc_status:
         results["dvc_status_s"] = timed([str(Path(sys.executable).parent / "dvc"), "status"], ROOT)
     if args.workflow:
-        results["workflow"] = workflow_times()
+        results["workflow"] = workflow_times(args.keep)
     OUT.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
 

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from neulig.data.paper_sources import _fill, _missing, _root, _to_rgb, _torchvision
+from neulig.data.paper_sources import _fetch, _fill, _missing, _root, _to_rgb, _torchvision
 from neulig.data.raw import RawDataset
 from neulig.io import ArtifactError
 
@@ -164,12 +164,8 @@ def torchvision_sun397(spec: dict, seed: int) -> RawDataset:
     official ``Training_01.txt`` and ``Testing_01.txt`` anywhere under ``<root>``.
     """
     root = _root(spec, "SUN397")
-    if spec.get("download", True):
-        try:
-            _sun397_download(root)
-        except (RuntimeError, OSError) as err:
-            expected = "SUN397/ClassName.txt, SUN397/<letter>/<class>/*.jpg and Training_01.txt"
-            raise _missing("SUN397", root, expected, err) from err
+    expected = "SUN397/ClassName.txt, SUN397/<letter>/<class>/*.jpg and Training_01.txt"
+    _fetch("SUN397", root, spec, _sun397_download, expected)
     class_file = root / "SUN397" / "ClassName.txt"
     if not class_file.is_file():
         raise ArtifactError(f"SUN397: {class_file} not found; extract SUN397.tar.gz into {root}")

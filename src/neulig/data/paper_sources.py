@@ -103,6 +103,16 @@ def _missing(dataset: str, root: Path, expected: str, err: BaseException) -> Art
     )
 
 
+def _fetch(dataset: str, root: Path, spec: dict, download: Callable[[Path], Any], expected: str):
+    """``download(root)`` unless the spec says ``download: false``; a failure names the files to
+    place by hand."""
+    if spec.get("download", True):
+        try:
+            download(root)
+        except (RuntimeError, OSError) as err:
+            raise _missing(dataset, root, expected, err) from err
+
+
 def _eight_bit(image: Image.Image, name: str) -> Image.Image:
     """16-bit grey (modes ``I;16*`` and ``I``, Pillow's 0-65535 range) as 8-bit ``L``.
 

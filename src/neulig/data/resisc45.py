@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from neulig.data.paper_sources import Splits, _missing, _root, _to_rgb
+from neulig.data.paper_sources import Splits, _fetch, _root, _to_rgb
 from neulig.data.raw import RawDataset
 from neulig.io import ArtifactError
 
@@ -89,12 +89,8 @@ def resisc45(spec: dict, seed: int) -> RawDataset:
     """
     root = _root(spec, "RESISC45")
     size = spec.get("image_size", 224)
-    if spec.get("download", True):
-        try:
-            _download_resisc45(root)
-        except (RuntimeError, OSError) as err:
-            expected = "NWPU-RESISC45/<class>/*.jpg and resisc45-{train,test}.txt"
-            raise _missing("RESISC45", root, expected, err) from err
+    expected = "NWPU-RESISC45/<class>/*.jpg and resisc45-{train,test}.txt"
+    _fetch("RESISC45", root, spec, _download_resisc45, expected)
     splits: Splits = {}
     for split in ("train", "test"):
         files = _resisc45_files(root, split)
