@@ -191,12 +191,16 @@ def _pretrain(variant, data, seed, device, folder, cache):
 
 def _merges(ctx, scorer, config, methods) -> tuple[dict, dict]:
     from neulig.catalogue import merge_method
-    from neulig.merging.evaluation import per_input_merge_records
+    from neulig.merging.evaluation import per_input_merge_records, per_task_records
     from neulig.merging.search import merge_with_search
 
     rows, chosen = {}, {}
     for method in methods or config["merge"]["methods"]:
         p = config["merge"].get(method, {})
+        if merge_method(method).per_task:  # one model per task (TALL, EMR): no merged state
+            records, _ = per_task_records(method, ctx, p, scorer.heads)
+            rows[method] = {r.task: round(r.accuracy, 2) for r in records}
+            continue
         merged, hparams, _ = merge_with_search(
             method, ctx, p.get("hparams", {}), p.get("search", {})
         )

@@ -81,6 +81,7 @@ def test_one_learning_rate_reruns_exactly_its_descendants(tiny_run, tmp_path):
         "align_experts": 4,  # both settings align a shapes expert
         "evaluate_model": 1 + 5,  # its features + the merged models (WeMoE is per input)
         "merge_experts": 6,
+        "merge_per_task": 2,  # TALL and EMR: one model per task
         "ensemble_experts": 2,
         "merge_counterpart": 4,  # averaging, TA, AdaMerging and WeMoE at prediction level
         "merge_pair": 2,  # Figure 3's TIES on the two pairs with shapes

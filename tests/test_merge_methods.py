@@ -29,16 +29,18 @@ FAST = {
 }
 
 
-def packed_context(root, pretrained, experts, size=32, n=16, embed_dim=64, **kwargs):
-    """A MergeContext over random packed train/test images and random unit heads per task."""
+def packed_context(
+    root, pretrained, experts, size=32, n=16, embed_dim=64, splits=("train", "test"), **kwargs
+):
+    """A MergeContext over random packed images (``splits``) and random unit heads per task."""
     rng = np.random.default_rng(0)
     data, heads = {}, {}
     for i, task in enumerate(experts):
-        splits = {
+        splits_ = {
             s: Split(rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8), np.arange(n) % 4)
-            for s in ("train", "test")
+            for s in splits
         }
-        write_task(root / task, Task(task, list("abcd"), ["{}"], splits, {}))
+        write_task(root / task, Task(task, list("abcd"), ["{}"], splits_, {}))
         data[task] = root / task
         g = torch.Generator().manual_seed(i)
         heads[f"{task}/weight"] = F.normalize(torch.randn(4, embed_dim, generator=g), dim=-1)
@@ -272,6 +274,10 @@ def test_every_declared_twin_or_per_input_merge_defines_what_its_jobs_call():
         module = method_module(name)
         assert hasattr(module, "coefficients") == method.counterpart, name
         assert hasattr(module, "forward_per_input") == method.per_input, name
+        # a per-task method builds one model per task instead of one merge, and has no twin
+        assert hasattr(module, "task_model") == method.per_task, name
+        assert hasattr(module, "merge") != method.per_task, name
+        assert not (method.per_task and (method.counterpart or method.per_input)), name
 
 
 def ties_reference(taus: np.ndarray, density: float) -> np.ndarray:

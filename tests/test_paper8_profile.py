@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from neulig.catalogue import merge_methods
+from neulig.catalogue import PER_TASK_NOTE, merge_methods
 from neulig.config import check_config
 from neulig.reporting.fidelity import REFERENCES
 from neulig.reporting.labels import label
@@ -56,8 +56,8 @@ def test_every_method_runs_and_every_published_number_has_its_row(config):
     assert {"bench8", "fusionbench8"} == {r.key for r in published}
     rows = {label(m) for m in methods} | {label("zero_shot"), label("expert")}
     for reference in published:
-        # every published row is one of ours, except EMR's per-task models (not scored yet)
-        assert set(reference.values) - rows <= {"emr"}
+        # every published row is one of ours, EMR's per-task models included
+        assert set(reference.values) <= rows
 
 
 def test_plans_eight_imports_and_every_comparison_offline(tmp_path, config):
@@ -66,9 +66,11 @@ def test_plans_eight_imports_and_every_comparison_offline(tmp_path, config):
     counts = job_counts(out)
     methods, pairs = config["merge"]["methods"], config["pairs"]["methods"]
     twins = [m for m in methods if merge_methods()[m].counterpart]
+    per_task = [m for m in methods if merge_methods()[m].per_task]  # TALL, EMR: no checkpoint
     assert counts["download_dataset"] == 8
     assert counts["finetune_expert"] == 8  # one import each
-    assert counts["merge_experts"] == len(methods)  # Table 2, merged
+    assert counts["merge_experts"] == len(methods) - len(per_task)  # Table 2, merged
+    assert counts["merge_per_task"] == len(per_task) == 2  # Table 2, one model per task
     assert counts["merge_counterpart"] == len(twins)  # Table 2, ensembled
     assert counts["merge_pair"] == 28 * len(pairs)  # Figure 3
     assert counts["train_router"] == 28 + 32 + 32 + 32 + 28 + 8 + 1
@@ -100,7 +102,7 @@ def tiny_hf_expert(folder, seed: int) -> str:
 
 @pytest.mark.slow
 def test_paper8_smoke_run(tmp_path):
-    """The profile's shape (imports, 16 merges at both levels, 11 pair methods, NeuLig, the
+    """The profile's shape (imports, 18 merges at both levels, 13 pair methods, NeuLig, the
     published references) on two fixture tasks and the tiny ViT."""
     datasets = tmp_path / "datasets"
     write_dtd(datasets / "dtd")
@@ -126,5 +128,6 @@ def test_paper8_smoke_run(tmp_path):
     assert set(fidelity) == {"bench8", "fusionbench8"}
     markdown = (reports / "accuracy.md").read_text()
     assert "85.90" in markdown and "84.50" in markdown  # TSV-M's and WUDI's published numbers
+    assert "88.70" in markdown and PER_TASK_NOTE in markdown  # EMR's, beside its per-task row
     sidecar = json.loads((work / "results/paper8/finetune/dtd/vision.json").read_text())
     assert sidecar["source"]["hf"] == config["tasks"]["dtd"]["finetune"]["import_from"]

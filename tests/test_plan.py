@@ -75,6 +75,19 @@ def test_a_per_input_merge_is_scored_by_its_counterpart_job_not_as_one_model():
     assert "results/x/levels/wemoe.json" in plan.record_files()
 
 
+def test_a_per_task_method_is_scored_by_its_merge_job_without_a_checkpoint():
+    config = _config()
+    config["merge"]["methods"] = ["average", "tall", "emr"]
+    plan = Plan(config)
+    assert plan.task_model_methods == ["tall", "emr"] and plan.checkpoint_methods == ["average"]
+    assert plan.models == ["pretrained", "expert_a", "expert_b", "merge_average"]
+    assert plan.counterparts == ["average"]  # merge level only: no twin
+    records = plan.record_files()
+    assert "results/x/merge/tall/records.json" in records
+    assert "results/x/merge/emr/records.json" in records
+    assert "results/x/merge/emr/vision.json" in plan.merge_info_files()  # its sidecar
+
+
 def test_diverse_experts_get_their_own_tower_seed_and_are_aligned_onto_the_reference():
     plan = Plan(_config(origin="diverse"))
     assert plan.reference == "a"  # the first task keeps the shared pretrained tower

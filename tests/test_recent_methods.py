@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from neulig.merging import MergeContext, merge
-from neulig.merging.task_models import emr, tall
+from neulig.merging.methods import emr, tall
 
 from .test_merge_methods import perturbed, ties_reference
 

@@ -90,3 +90,19 @@ def test_orderings_state_which_paper_orderings_hold_with_the_numbers():
     assert "|gap| 0.50 below every baseline's (smallest 1.00, Weight averaging): holds" in text
     table.loc["NeuLig (semi)", ("Average", "Mer.")] = 57.0
     assert "(best 58.00, WeMoE): does not hold" in orderings_markdown(table)
+
+
+def test_a_per_task_method_is_marked_as_using_task_identity_with_no_twin():
+    from neulig.catalogue import PER_TASK_NOTE
+    from neulig.reporting.tables import accuracy_table, main_markdown
+
+    rows = [
+        Record("merge_emr", "emr", "merge", "merge", t, a, 10) for t, a in (("a", 90), ("b", 70))
+    ]
+    rows += [Record("merge_ties", "ties", "merge", "merge", "a", 50.0, 10)]
+    table = levels_table(_frame(rows))
+    emr = table.loc["EMR-Merging (per task)"]
+    assert emr[("Average", "Mer.")] == 80.0 and math.isnan(emr[("Average", "Ens.")])
+    assert PER_TASK_NOTE in levels_markdown(table)
+    assert PER_TASK_NOTE in main_markdown(accuracy_table(_frame(rows)), None)
+    assert PER_TASK_NOTE not in levels_markdown(levels_table(_frame(rows[2:])))

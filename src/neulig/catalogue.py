@@ -39,12 +39,17 @@ class MergeMethod:
     ``per_input``: every input gets its own merged network, so no checkpoint holds it; the
     module then defines ``forward_per_input(ctx, state, images) -> (features, routing)``, and the
     counterpart job scores the merge too.
+    ``per_task``: one model per task, used with that task's identity (like NeuLig's per-task
+    granularity); the module defines ``task_model(ctx, task, **hparams)`` instead of ``merge``,
+    and its merge job scores each task's test split with that task's model (merge level only:
+    no checkpoint, no twin). The report marks its rows (:data:`PER_TASK_NOTE`).
     """
 
     label: str
     paper_rank: int | None = None
     counterpart: bool = False
     per_input: bool = False
+    per_task: bool = False
     name: str = ""
     module: str = ""
 
@@ -84,6 +89,14 @@ def _merge_methods(plugins: tuple[str, ...]) -> dict[str, MergeMethod]:
         methods[method.name] = method
     return methods
 
+
+# The report's mark on a per-task method's rows, and the note that explains it: such a method
+# knows each input's task, which a single merged model does not.
+PER_TASK_MARK = " (per task)"
+PER_TASK_NOTE = (
+    "(per task): one model per task, used knowing the task of each input (as NeuLig's per-task "
+    "granularity): each task is scored with its own model; merge level only, no ensemble twin."
+)
 
 # The prediction-level ensembles (the keys of neulig.ensemble.ENSEMBLE_METHODS).
 ENSEMBLE_LABELS = {

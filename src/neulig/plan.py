@@ -92,6 +92,20 @@ class Plan:
     def per_input(self, method: str) -> bool:
         return merge_methods(self.merge_plugins)[method].per_input
 
+    def per_task(self, method: str) -> bool:
+        return merge_methods(self.merge_plugins)[method].per_task
+
+    @property
+    def task_model_methods(self) -> list[str]:
+        """The per-task methods (one model per task): their merge job scores them, and writes
+        records and a sidecar but no checkpoint."""
+        return [m for m in self.merge_methods if self.per_task(m)]
+
+    @property
+    def checkpoint_methods(self) -> list[str]:
+        """The merge methods whose merge job writes one merged checkpoint."""
+        return [m for m in self.merge_methods if not self.per_task(m)]
+
     @property
     def ensemble_methods(self) -> list[str]:
         return self.config["ensemble"]["methods"]
@@ -99,11 +113,13 @@ class Plan:
     @cached_property
     def models(self) -> list[str]:
         """Every single network that is evaluated on its own (one features file each); a
-        per-input merge is no single network: its counterpart job scores it."""
+        per-input merge is no single network (its counterpart job scores it), nor is a
+        per-task one (its merge job scores it)."""
+        singles = [m for m in self.checkpoint_methods if not self.per_input(m)]
         return (
             [model_name("zero_shot")]
             + [model_name("expert", t) for t in self.tasks]
-            + [model_name("merge", m) for m in self.merge_methods if not self.per_input(m)]
+            + [model_name("merge", m) for m in singles]
         )
 
     @property
@@ -247,6 +263,7 @@ class Plan:
         files = [self.results("eval", f"{m}.json") for m in self.models]
         files += [self.results("ensemble", f"{m}.json") for m in self.ensemble_methods]
         files += [self.results("levels", f"{m}.json") for m in self.counterparts]
+        files += [self.results("merge", m, "records.json") for m in self.task_model_methods]
         files += self.pair_record_files()
         files += [self.results("neulig", c, "records.json") for c in self.combos]
         align = self.config.get("alignment") or {}
@@ -262,5 +279,6 @@ class Plan:
         return [self.results("neulig", c, "betas.json") for c in self.combos]
 
     def merge_info_files(self) -> list[str]:
-        """The merged checkpoints' sidecars: the hyper-parameters each merge chose on val."""
+        """The merged checkpoints' sidecars (a per-task method's without a checkpoint): the
+        hyper-parameters each merge chose on val."""
         return [self.results("merge", m, "vision.json") for m in self.merge_methods]

@@ -34,6 +34,12 @@ wildcard_constraints:
     loss="|".join(ROUTER_LOSSES),
 
 
+def one_of(names):
+    """A wildcard constraint matching exactly ``names``; none matches nothing (an empty pattern
+    would leave the wildcard unconstrained)."""
+    return "|".join(re.escape(n) for n in names) or "(?!x)x"
+
+
 def data_inputs(tasks):
     """The packed files of ``tasks``: ``meta`` (passed as --data) and the arrays beside them."""
     files = [P.data_files(t) for t in tasks]
@@ -236,7 +242,7 @@ def every_output():
 def networks():
     """Every checkpoint a run trains, merges or aligns, with its JSON sidecar."""
     nets = expert_checkpoints()
-    nets += [P.results("merge", m, "vision.safetensors") for m in P.merge_methods]
+    nets += [P.results("merge", m, "vision.safetensors") for m in P.checkpoint_methods]
     nets += [P.unaligned_expert(t) for t in P.diverse_seeds]
     seeds = set(P.diverse_seeds.values())
     if ALIGN:

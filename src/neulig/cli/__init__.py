@@ -23,6 +23,7 @@ from neulig.cli.collaboration import (
     ensemble,
     evaluate,
     merge,
+    merge_per_task,
     pair,
     report,
     route,
@@ -43,6 +44,10 @@ STEPS = {
     "finetune": (finetune, ["data", "pretrained", "heads", "out"]),
     "evaluate": (evaluate, ["model", "data+", "splits+", "heads", "name", "out-features", "out"]),
     "merge": (merge, ["method", "pretrained", "experts+", "data+", "heads", "out"]),
+    "merge-per-task": (
+        merge_per_task,
+        ["method", "pretrained", "experts+", "data+", "heads", "out", "out-info"],
+    ),
     "pair": (
         pair,
         ["method", "pretrained", "experts+", "data+", "heads", "pretrained-features"]

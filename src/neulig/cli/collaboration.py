@@ -45,6 +45,21 @@ def merge(args) -> None:
     io.save_checkpoint(args.out, merged, info)
 
 
+def merge_per_task(args) -> None:
+    """Score a per-task method (TALL, EMR): each task's test split through its own model."""
+    from neulig import io
+    from neulig.merging.evaluation import per_task_records
+    from neulig.records import write_records
+
+    if not merge_method(args.method).per_task:  # a single merge belongs to the merge step
+        raise ConfigError(f"{args.method} is not a per-task method: use `neulig merge`")
+    ctx, info = _merge_context(args, args.pretrained, args.experts)
+    records, chosen = per_task_records(args.method, ctx, args.params, ctx.heads)
+    info.update(task=None, method=args.method, experts=list(ctx.experts), **chosen)
+    io.write_json(args.out_info, info)  # the sidecar a merge has, read by the report
+    write_records(args.out, records)
+
+
 def _merge_context(args, pretrained: str, expert_paths: list[str]):
     """The MergeContext of a step's checkpoints and data, and the pretrained one's sidecar."""
     from neulig import io

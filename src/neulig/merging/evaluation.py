@@ -1,8 +1,8 @@
 """Scoring a merge method at both levels: its prediction-level counterpart on the cached
-features, and, for a merge that gives every input its own network (``per_input``, WeMoE), the
-merge itself.
+features, and, for a merge that gives every input its own network (``per_input``, WeMoE) or
+every task its own model (``per_task``, TALL, EMR), the merge itself.
 
-A static merge is scored like any single model (the evaluate step); these are the two cases a
+A static merge is scored like any single model (the evaluate step); these are the cases a
 merged checkpoint alone cannot score.
 """
 
@@ -13,6 +13,7 @@ import torch
 from neulig.evaluate import accuracy
 from neulig.merging.context import MergeContext
 from neulig.merging.levels import counterpart_scores
+from neulig.merging.per_task import task_scores
 from neulig.merging.registry import method_module
 from neulig.models import Head
 from neulig.records import Record, model_name
@@ -57,3 +58,13 @@ def per_input_merge_records(
         features, routing[task] = forward(ctx, state, images)
         rows.append(_record(method, "merge", task, head(features), labels))
     return rows, routing
+
+
+def per_task_records(
+    method: str, ctx: MergeContext, params: dict, heads: dict[str, Head]
+) -> tuple[list[Record], dict]:
+    """A per-task method, each task's test split through that task's own model (merge level
+    only: no prediction-level twin); the records and the hyper-parameters each task used."""
+    scored, info = task_scores(method, ctx, params, heads)
+    rows = [_record(method, "merge", task, *scored[task]) for task in scored]
+    return rows, info

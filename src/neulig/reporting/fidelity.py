@@ -15,7 +15,7 @@ import pandas as pd
 from scipy.stats import kendalltau
 
 from neulig.records import MODEL_LABELS
-from neulig.reporting.labels import label
+from neulig.reporting.labels import label, per_task_note
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,8 @@ def by_method(key: str, title: str, values: dict[str, float]) -> Reference:
 # Zero-shot to Iso-CTS: the Iso paper's Table 1 on the TALL-masks checkpoints (experts 92.8); EMR:
 # its official logs (task_vectors checkpoints); PCB and WUDI: the WUDI README. Checkpoint families
 # differ, so these rank methods rather than predict our numbers. No verified DARE number exists.
-# "emr" has no merge method yet (a per-task model, merging/task_models): it shows once scored.
+# EMR is a per-task model (it knows each input's task), ranked beside the single merged models
+# as its authors rank it. TALL has no published 8-task average (its paper reports compression).
 BENCH8 = by_method(
     "bench8",
     "the 8-task CLIP ViT-B/32 benchmark, as published by each method's authors",
@@ -195,7 +196,8 @@ def fidelity_markdown(reference: Reference, ours: pd.Series) -> str:
     value = tau(reference, ours)
     text = f"\n### How well this run predicts {reference.title}\n\n"
     printed = frame.astype(object).where(frame.notna(), None)  # tabulate prints None as "-"
-    text += printed.to_markdown(floatfmt=".2f", missingval="-") + "\n\n"
+    text += printed.to_markdown(floatfmt=".2f", missingval="-") + "\n" + per_task_note(frame.index)
+    text += "\n"
     text += f"Kendall tau over the ranked rows: **{value if value is not None else 'n/a'}** "
     text += f"({int(pairs['holds'].sum())} of {len(pairs)} pairwise orderings hold).\n"
     turned = pairs[~pairs["holds"]]

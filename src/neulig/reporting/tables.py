@@ -11,7 +11,7 @@ import pandas as pd
 from neulig import io
 from neulig.records import COLUMNS, read_records
 from neulig.reporting.figures import KIND_COLOURS, save_figure
-from neulig.reporting.labels import label, order
+from neulig.reporting.labels import label, order, per_task_note
 
 
 def load_records(paths: list[str | os.PathLike]) -> pd.DataFrame:
@@ -80,7 +80,7 @@ def plot_summary(table: pd.DataFrame, path: Path) -> None:
 
 def main_markdown(table: pd.DataFrame, reference: dict | None) -> str:
     text = "Test accuracy (%) per task; one row per method.\n\n"
-    text += table.to_markdown(floatfmt=".2f") + "\n"
+    text += table.to_markdown(floatfmt=".2f") + "\n" + per_task_note(table.index)
     if reference:
         published = reference_table(reference, [c for c in table if c != "kind"])
         text += "\n## Published numbers (the paper), for comparison\n\n"

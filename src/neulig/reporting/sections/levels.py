@@ -15,7 +15,7 @@ import pandas as pd
 
 from neulig.records import NEULIG_ENSEMBLE, neulig_method
 from neulig.reporting.inputs import ReportInputs
-from neulig.reporting.labels import label, order
+from neulig.reporting.labels import label, order, per_task_note
 from neulig.reporting.sections.orderings import orderings_markdown
 from neulig.reporting.tables import write_csv
 
@@ -70,7 +70,7 @@ def levels_markdown(table: pd.DataFrame) -> str:
     text += "Test accuracy (%); Mer. = merged model, Ens. = the same method at prediction level, "
     text += "Gap = Mer. - Ens.\n\n"
     text += flat.to_markdown(floatfmt=".2f", missingval="-") + "\n\n" + PAPER_NOTE + "\n"
-    return text
+    return text + per_task_note(table.index)
 
 
 def write_section(inputs: ReportInputs, out: Path) -> str:

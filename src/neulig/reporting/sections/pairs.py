@@ -13,7 +13,7 @@ import pandas as pd
 from neulig.records import NEULIG_ENSEMBLE, neulig_method
 from neulig.reporting.figures import save_figure
 from neulig.reporting.inputs import ReportInputs
-from neulig.reporting.labels import label
+from neulig.reporting.labels import label, per_task_note
 from neulig.reporting.tables import write_csv
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -76,4 +76,4 @@ def write_section(inputs: ReportInputs, out: Path) -> str:
     text += "Mean over pairs of the average accuracy on the pair's two tasks (`pairs.png`, "
     text += "`pairs.csv` per pair). Merge-only methods are paired with the uniform feature "
     text += "ensemble.\n\n" + means.to_markdown(floatfmt=".2f") + "\n"
-    return text
+    return text + per_task_note(means.index)

@@ -11,6 +11,8 @@ import math
 
 import pandas as pd
 
+from neulig.reporting.labels import per_task_note
+
 
 def interval(values: pd.Series) -> dict[str, float]:
     """Mean, sample sd and the half-width of the 95% t-interval of the mean (NaN for n = 1)."""
@@ -82,4 +84,5 @@ def seeds_markdown(name: str, table: pd.DataFrame) -> str:
     text += "Mean, sample standard deviation and 95% confidence interval half-width (Student's "
     text += "t) over the seeds of each quantity; Gap = Mer. - Ens.\n\n" + regime_line(table)
     flat = table.astype(object).where(table.notna(), None)
-    return text + flat.to_markdown(floatfmt=".2f", missingval="-") + "\n"
+    text += flat.to_markdown(floatfmt=".2f", missingval="-") + "\n"
+    return text + per_task_note(table.index)

@@ -3,9 +3,14 @@ the entries that task needs; scored with task identity, so there is no single me
 
 from __future__ import annotations
 
+from neulig.catalogue import MergeMethod
 from neulig.merging.context import MergeContext
 from neulig.merging.sparsify import tall_mask
 from neulig.merging.state_dict import StateDict, weighted_sum
+
+# per_task: the merge job scores each task with task_model(ctx, task); a searched tall_lambda
+# is chosen per task on that task's val split, as the paper picks lambda_t.
+METHOD = MergeMethod(label="TALL masks", per_task=True)
 
 
 def task_model(ctx: MergeContext, task: str, tall_lambda: float = 0.6) -> StateDict:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import torch
 
+from neulig.catalogue import MergeMethod
 from neulig.merging.context import MergeContext
 from neulig.merging.state_dict import StateDict
+
+# per_task: no hyper-parameters, no data; the merge job scores each task with its own model.
+METHOD = MergeMethod(label="EMR-Merging", per_task=True)
 
 
 @torch.no_grad()
