@@ -90,6 +90,8 @@ def test_orderings_state_which_paper_orderings_hold_with_the_numbers():
     assert "|gap| 0.50 below every baseline's (smallest 1.00, Weight averaging): holds" in text
     table.loc["NeuLig (semi)", ("Average", "Mer.")] = 57.0
     assert "(best 58.00, WeMoE): does not hold" in orderings_markdown(table)
+    table.loc["EMR-Merging (per task)"] = [99.0, None, None]  # knows each input's task
+    assert "(best 58.00, WeMoE): does not hold" in orderings_markdown(table)
 
 
 def test_a_per_task_method_is_marked_as_using_task_identity_with_no_twin():
