@@ -62,14 +62,20 @@ def over_seeds(table: pd.DataFrame) -> pd.DataFrame:
     ranked = ["avg", "TA", "TIES", "RegMean", "Ada layer", "WeMoE", "NeuLig sup", "NeuLig semi"]
     paper = list(PAPER.values())
     rows = []
-    for (variant, device), runs in table.groupby(["variant", "device"], sort=False):
+    for (variant, device), runs in table.sort_values("seed").groupby(
+        ["variant", "device"], sort=False
+    ):
         if runs[ranked].isna().any().any():
             continue
         means = runs[["zero-shot", "experts", *ranked]].astype(float).mean().round(2)
         tau = kendalltau(means[ranked].tolist(), paper).statistic
         rows.append(
             {"variant": variant, "device": device, "seeds": len(runs), **means.to_dict()}
-            | {"tau per seed": ", ".join(f"{t:g}" for t in runs["tau 2(b)"])}
+            | {
+                "tau per seed": ", ".join(
+                    f"s{s}: {t:g}" for s, t in zip(runs.seed, runs["tau 2(b)"], strict=True)
+                )
+            }
             | {"tau of mean": round(float(tau), 3)}
         )
     return pd.DataFrame(rows)
