@@ -10,8 +10,8 @@ from open_clip.model import _build_vision_tower
 
 from neulig.align import ALIGN_METHODS, align, apply_permutations, vit_spec
 from neulig.align.similarity import PairStats
-from neulig.align.spec import compose_heads, invert, random_permutations
 from neulig.align.vit_hooks import register_vit
+from neulig.align.vit_perms import compose_heads, invert, random_permutations
 
 
 def _tower(seed: int = 0, image_size: int = 32, **cfg) -> torch.nn.Module:

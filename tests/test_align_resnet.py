@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from neulig.align import align, apply_permutations
-from neulig.align.resnet_spec import resnet_spec
-from neulig.align.spec import invert, random_permutations
+from neulig.align.resnet_perms import resnet_spec
+from neulig.align.vit_perms import invert, random_permutations
 from neulig.resnet import ResNet, reset_bn
 
 

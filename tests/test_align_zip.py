@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from neulig.align import align, apply_permutations
-from neulig.align.arch import spec_for
-from neulig.align.spec import random_permutations
-from neulig.align.zip import greedy_zip, merge_matrix
-from neulig.align.zipping import partial_zip, zip_models
+from neulig.align.greedy_zip import greedy_zip, merge_matrix
+from neulig.align.perm_specs import spec_for
+from neulig.align.vit_perms import random_permutations
+from neulig.align.zip_models import partial_zip, zip_models
 from neulig.resnet import reset_bn
 from tests.test_align import _images as _vit_images
 from tests.test_align import _tower

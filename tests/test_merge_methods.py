@@ -323,7 +323,7 @@ def test_merge_step_writes_the_learned_coefficients_and_a_loadable_tower(
 ):
     from types import SimpleNamespace
 
-    from neulig.cli.collaboration import merge as merge_step
+    from neulig.cli.stages import merge as merge_step
     from neulig.models import load_vision_tower
 
     arch = {"architecture": "NeuLig-Tiny-ViT-32"}

@@ -70,7 +70,7 @@ def test_the_merge_step_scores_each_task_with_its_own_model(disjoint_ctx, method
 
 
 def test_the_cli_step_writes_records_and_a_sidecar_but_no_checkpoint(disjoint_ctx, tmp_path):
-    from neulig.cli.collaboration import merge_per_task
+    from neulig.cli.stages import merge_per_task
 
     arch = {"architecture": "NeuLig-Tiny-ViT-32"}
     pre = tmp_path / "pre.safetensors"

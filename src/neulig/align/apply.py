@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from neulig.align.spec import PermSpec, StateDict
-from neulig.align.zip import merge_matrix
+from neulig.align.greedy_zip import merge_matrix
+from neulig.align.vit_perms import PermSpec, StateDict
 
 
 def _axis_matrices(

@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from neulig.align.arch import spec_for
+from neulig.align.perm_specs import spec_for
 from neulig.align.similarity import WeightSimilarity, activation_similarity
 from neulig.align.solve import match_heads, solve_lap
-from neulig.align.spec import Perms, PermSpec, StateDict, apply_permutations, solve_units
+from neulig.align.vit_perms import Perms, PermSpec, StateDict, apply_permutations, solve_units
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
-from neulig.align.arch import register_for
-from neulig.align.spec import Perms, PermSpec, StateDict, apply_permutations
+from neulig.align.perm_specs import register_for
+from neulig.align.vit_perms import Perms, PermSpec, StateDict, apply_permutations
 
 log = logging.getLogger(__name__)
 

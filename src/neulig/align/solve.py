@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from neulig.align.spec import compose_heads
+from neulig.align.vit_perms import compose_heads
 
 
 def solve_lap(similarity: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,8 @@ import os
 import sys
 
 from neulig.catalogue import use_plugins
-from neulig.cli.collaboration import (
+from neulig.cli.mudsc import mudsc_miniature, mudsc_report
+from neulig.cli.stages import (
     align,
     align_expert,
     counterpart,
@@ -29,7 +30,6 @@ from neulig.cli.collaboration import (
     route,
     suite_report,
 )
-from neulig.cli.mudsc import mudsc_miniature, mudsc_report
 from neulig.cli.training import download, export_clip, finetune, pretrain, pretrain_vision
 from neulig.errors import ArtifactError, ConfigError
 

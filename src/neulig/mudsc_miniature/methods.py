@@ -15,7 +15,7 @@ import torch
 
 from neulig.align.matching import align
 from neulig.align.similarity import cross_blocks, joint_activation_similarity
-from neulig.align.zipping import zip_models
+from neulig.align.zip_models import zip_models
 from neulig.merging.state_dict import mean
 from neulig.mudsc_miniature import METHODS
 from neulig.mudsc_miniature.tasks import MiniTask
@@ -63,7 +63,7 @@ def _loaded(template: ResNet, state: dict, calibration: torch.Tensor) -> ResNet:
 class Merger:
     """Merges ``b`` into ``a`` by any method; the joint activation similarity (independent of
     lam and method) is computed once, and MuDSC-Zip at a lam reuses MuDSC-Align's perms at
-    that lam (the S_w coordinates, see :mod:`neulig.align.zipping`)."""
+    that lam (the S_w coordinates, see :mod:`neulig.align.zip_models`)."""
 
     def __init__(self, a: ResNet, b: ResNet, calibration: torch.Tensor, params: dict) -> None:
         self.a, self.b, self.calibration, self.params = a, b, calibration, params

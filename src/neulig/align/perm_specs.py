@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from torch import nn
 
-from neulig.align.resnet_spec import register_resnet, resnet_spec, segments
-from neulig.align.spec import PermSpec, vit_spec
+from neulig.align.resnet_perms import register_resnet, resnet_spec, segments
 from neulig.align.vit_hooks import register_vit
+from neulig.align.vit_perms import PermSpec, vit_spec
 from neulig.resnet import ResNet, layer_index
 
 

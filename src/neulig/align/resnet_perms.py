@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from neulig.align.spec import Perm, PermSpec, Slot, check_spec
+from neulig.align.vit_perms import Perm, PermSpec, Slot, check_spec
 from neulig.resnet import ResNet
 
 

@@ -19,11 +19,11 @@ import torch
 from torch import nn
 
 from neulig.align.apply import PartialZip, apply_zip
-from neulig.align.arch import layer_of, spec_for, split_point
+from neulig.align.greedy_zip import greedy_zip, group_zip
 from neulig.align.matching import align
+from neulig.align.perm_specs import layer_of, spec_for, split_point
 from neulig.align.similarity import joint_activation_similarity, standardise, unit_features
-from neulig.align.spec import Perms, PermSpec, StateDict, apply_permutations, solve_units
-from neulig.align.zip import greedy_zip, group_zip
+from neulig.align.vit_perms import Perms, PermSpec, StateDict, apply_permutations, solve_units
 
 log = logging.getLogger(__name__)
 
