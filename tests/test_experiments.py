@@ -6,14 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import yaml
 
-from .workflow_helpers import ENV, ROOT, TEST_CONFIG, planned_jobs, snakemake, workdir_with
+from .workflow_helpers import TEST_CONFIG, planned_jobs, snakemake, snakemake_started, workdir_with
 
 pytestmark = pytest.mark.slow
 
@@ -49,19 +46,11 @@ def test_two_experiments_side_by_side(tiny_run, tmp_path):
 def test_a_second_experiment_beside_one_building_the_data_says_what_to_do(tmp_path):
     work = workdir_with(tmp_path, yaml.safe_load(TEST_CONFIG.read_text()))
     (work / "config" / "variant.yaml").write_text(yaml.safe_dump(second_experiment()))
-    first = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "-c1"],
-        cwd=work,
-        env=ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    locks = work / ".snakemake" / "locks"
+    first = snakemake_started(
+        work, "-c1", lambda: any(locks.glob("*.output.lock")), "the first run ended"
     )
     try:
-        deadline = time.monotonic() + 300
-        while not list((work / ".snakemake" / "locks").glob("*.output.lock")):
-            assert first.poll() is None and time.monotonic() < deadline, "the first run ended"
-            time.sleep(0.2)
         second = snakemake("-c1", "--configfile", "config/variant.yaml", cwd=work, check=False)
     finally:
         os.killpg(first.pid, signal.SIGKILL)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 
 from neulig.io import REBUILD
 
-from .workflow_helpers import ENV, ROOT, digests, sh, snakemake
+from .workflow_helpers import digests, sh, snakemake, snakemake_started
 
 pytestmark = pytest.mark.slow
 
@@ -26,18 +24,9 @@ FOLDERS = ("data", "results/ci", "reports/ci")
 def kill_once_a_job_runs(repo: Path) -> None:
     """Start a plain `snakemake` and SIGKILL it (and its jobs) once its first job has begun."""
     incomplete = repo / ".snakemake" / "incomplete"
-    run = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "-c2"],
-        cwd=repo,
-        env=ENV,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    run = snakemake_started(
+        repo, "-c2", lambda: incomplete.is_dir() and any(incomplete.iterdir()), "no job started"
     )
-    deadline = time.monotonic() + 300
-    while not (incomplete.is_dir() and any(incomplete.iterdir())):
-        assert run.poll() is None and time.monotonic() < deadline, "no job started"
-        time.sleep(0.5)
     time.sleep(3)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()

@@ -6,8 +6,11 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -46,6 +49,27 @@ def snakemake(
             f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def snakemake_started(cwd: Path, cores: str, until: Callable[[], bool], what: str):
+    """A plain `snakemake` in its own process group (kill it with ``os.killpg``), returned once
+    ``until()`` holds; fails with ``what`` if it ends or 5 minutes pass first."""
+    run = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), cores],
+        cwd=cwd,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while not until():
+        if run.poll() is not None or time.monotonic() > deadline:
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)
+            raise AssertionError(what)
+        time.sleep(0.2)
+    return run
 
 
 def sh(*cmd: str, cwd: Path) -> str:
