@@ -49,7 +49,7 @@ EXPERT = {
 }
 
 
-def _v(name, tower=TINY, embed=64, pretrain=None, expert=None, text=None):
+def _v(name, tower=TINY, embed=64, pretrain=None, expert=None, text=None, router=None):
     return {
         "name": name,
         "tower": tower,
@@ -57,6 +57,7 @@ def _v(name, tower=TINY, embed=64, pretrain=None, expert=None, text=None):
         "pretrain": {**PRETRAIN, **(pretrain or {})},
         "expert": {**EXPERT, **(expert or {})},
         "text": {"width": 64, "heads": 2, "layers": 2, **(text or {})},
+        "router": router or {},  # NeuLig settings over the offline default's
     }
 
 
@@ -99,6 +100,24 @@ VARIANTS = [
         for share, lr in [(0.1, "3e-4"), (0.3, "3e-4"), (0.3, "1e-4")]
     ],
     _v("world-tiny-lr1e-3", TINY, 64, WORLD, {"lr": 1e-3}),
+    # The best setting with the paper's router recipe (temperature 1, Adam lr 1e-3, longer),
+    # and with L2-normalised router inputs: does the semi router then route?
+    _v(
+        "world-small-lr1e-3-router-paper",
+        SMALL,
+        128,
+        WORLD,
+        {"lr": 1e-3},
+        router={"temperature": 1.0, "lr": 1e-3, "steps": 600, "eval_every": 50},
+    ),
+    _v(
+        "world-small-lr1e-3-router-norm",
+        SMALL,
+        128,
+        WORLD,
+        {"lr": 1e-3},
+        router={"normalize": True},
+    ),
     _v("world-smoke", TINY, 64, {"steps": 20, "world": {"n": 600}}, {"steps": 10}),
 ]
 
@@ -213,12 +232,12 @@ def _merges(ctx, scorer, config, methods) -> tuple[dict, dict]:
     return rows, chosen
 
 
-def _neulig(arch, states, cached, scorer, config, seed, device) -> dict:
+def _neulig(arch, states, cached, scorer, config, seed, device, router) -> dict:
     from neulig.ligand.run import run_neulig
 
     base = {
         k: v for k, v in config["neulig"].items() if k not in ("min_models", "max_combinations")
-    }
+    } | router
     rows = {}
     for loss in ("supervised", "semi"):
         params = {**base, "loss": loss, "seed": seed, "device": str(device)}
@@ -268,7 +287,10 @@ def run_variant(variant, data, seed, device, progress, cache: Path, methods=()) 
     merges, chosen = _merges(ctx, scorer, config, methods)
     rows.update(merges)
     progress(rows)
-    rows.update(_neulig(arch, list(experts.values()), cached, scorer, config, seed, device))
+    states = list(experts.values())
+    rows.update(
+        _neulig(arch, states, cached, scorer, config, seed, device, variant.get("router", {}))
+    )
     avg = {m: round(sum(r.values()) / len(r), 2) for m, r in rows.items()}
     ranked = {"neulig_supervised": "neulig_supervised_merge", "neulig_semi": "neulig_semi_merge"}
     ours = [avg[ranked.get(m, m)] for m in PAPER]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import re
@@ -97,13 +98,21 @@ def git_dvc_repo(path: Path, remote: Path | None = None) -> Path:
     return path
 
 
+# Files a run writes outside its ignored folders: DVC pointers and each experiment's DVC
+# declarations (to be committed by whoever ran it).
+RUN_WRITTEN = ("dvc/*/dvc.yaml", "results/*.dvc", "reports/*.dvc")
+
+
 def layout_copy(dest: Path) -> Path:
     """This repository as a fresh clone of it holds it, with the working tree's edits, in a new
     git repository: its own .gitignore, .dvcignore, dvc.yaml, DVC config, Makefile and committed
     pointers, which decide what `dvc push` and `dvc pull` see. ``make -o setup <target>`` works
-    in it (its .venv is this interpreter's)."""
-    listed = sh("git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT)
-    for name in filter(None, listed.split("\0")):
+    in it (its .venv is this interpreter's). What runs in this checkout wrote and nobody
+    committed (``RUN_WRITTEN``) is left out: the copy is a clone, not this working tree's runs."""
+    tracked = sh("git", "ls-files", "-z", "--cached", cwd=ROOT).split("\0")
+    new = sh("git", "ls-files", "-z", "--others", "--exclude-standard", cwd=ROOT).split("\0")
+    new = [n for n in new if not any(fnmatch.fnmatch(n, p) for p in RUN_WRITTEN)]
+    for name in filter(None, tracked + new):
         source = ROOT / name
         if source.is_file() and not source.is_symlink():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
