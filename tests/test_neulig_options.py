@@ -198,3 +198,25 @@ def test_the_report_says_which_temperature_each_combination_ran_with():
     assert "0.25 in 2 of 3, 0.5 in 1 of 3; 3 models: 0.5" in line
     assert temperature_line(betas[:2]) == "Router temperature: 0.25 in every combination.\n\n"
     assert temperature_line([{"combo": "a+b"}]) == ""  # routers from before it was recorded
+
+
+def test_a_loss_recipe_reaches_only_the_routers_trained_with_that_loss(tmp_path):
+    import yaml
+
+    from neulig.config import load_config
+    from neulig.plan import Plan
+
+    from .workflow_helpers import SCHEMA, TEST_CONFIG, snakemake, workdir_with
+
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["neulig"]["recipes"] = {"semi": {"lr": 1.0e-3, "temperature": 0.25}}
+    path = workdir_with(tmp_path, config) / "config" / "config.yaml"
+    plan = Plan(load_config(path, SCHEMA))
+    main, semi = plan.router_params(), plan.router_params("semi")
+    assert (main["loss"], main["lr"], main["temperature"]) == ("supervised", 1.0e-2, 1.0)
+    assert (semi["loss"], semi["lr"], semi["temperature"]) == ("semi", 1.0e-3, 0.25)
+    assert semi["steps"] == main["steps"] and "recipes" not in main | semi
+    config["neulig"]["recipes"] = {"entropy": {"lr": 1.0}}
+    bad = snakemake("-n", "--configfile", "config/config.yaml", cwd=workdir_with(tmp_path, config),
+                    check=False)  # fmt: skip
+    assert bad.returncode == 1 and "config key 'neulig.recipes'" in bad.stderr

@@ -74,12 +74,13 @@ def test_the_seeded_profiles_run_each_seed_as_its_own_experiment(tmp_path):
         "tiny": ("tiny", 0),  # make run's experiment: seed 0 is reused, not rerun
         **{f"tinys{s}": (f"tiny-s{s}", s) for s in range(1, 4)},
     }
-    small = members("config/small.yaml")
-    assert [c["seed"] for c in small.values()] == [0, 1, 2]
-    assert {c["model"]["name"] for c in small.values()} == {"NeuLig-Small-ViT-8"}
-    small_profile = str(ROOT / "config" / "small.yaml")
-    out = snakemake("-n", "--cores", "2", "--configfile", small_profile, cwd=tmp_path).stdout
-    assert "rule smalls2_pretrain_clip" in out and "rule suite_report" in out
+    # every seed starts from the shipped world CLIP, as the paper's from OpenAI's weights
+    assert {c["model"]["pretrained"] for c in seeds.values()} == {
+        "resources/NeuLig-Small-ViT-8-world.safetensors"
+    }
+    profile = str(ROOT / "config" / "seeds.yaml")
+    out = snakemake("-n", "--cores", "2", "--configfile", profile, cwd=tmp_path).stdout
+    assert "rule tinys2_finetune_expert" in out and "rule suite_report" in out
 
 
 def test_the_suite_passes_snakemakes_lint(tmp_path):
@@ -146,3 +147,29 @@ def test_regime_line_checks_the_papers_vit_ordering_on_the_means():
     tie = rising.assign(mean=[50.0, 60.0, 60.0, 62.0, 90.0])  # TA chose averaging's 1/T
     assert "does not hold" in regime_line(tie) and ">= Task arithmetic 60.00" in regime_line(tie)
     assert regime_line(rising.iloc[:3]) == ""
+
+
+def test_over_seeds_fidelity_gives_tau_per_seed_of_the_mean_and_ordering_intervals():
+    from neulig.reporting.fidelity import TABLE_2B
+    from neulig.reporting.sections import seeds_fidelity
+
+    paper = [TABLE_2B.values[r] for r in TABLE_2B.ranked]
+    columns = pd.MultiIndex.from_product([["Average"], ["Mer.", "Ens.", "Gap"]])
+    accuracy = pd.DataFrame({"method": ["Zero-shot (pretrained)"], "kind": ["zero_shot"],
+                             "Average": [30.0]})  # fmt: skip
+
+    def run(values):
+        levels = pd.DataFrame([[v, v, 0.0] for v in values], TABLE_2B.ranked, columns=columns)
+        return seeds_fidelity.run_rows(accuracy, levels)
+
+    swapped = paper[:]  # seed 2 turns averaging and task arithmetic round
+    swapped[0], swapped[1] = paper[1] + 0.3, paper[0]
+    runs = {"s0": run(paper), "s1": run([v + 1 for v in paper]), "s2": run(swapped)}
+    taus = seeds_fidelity.tau_rows(runs, ["table2b"]).set_index("run")["value"]
+    assert taus["s0"] == 1.0 and taus["s1"] == 1.0 and taus["s2"] < 1.0
+    pairs = seeds_fidelity.orderings_over_seeds(TABLE_2B, runs).set_index(["better", "worse"])
+    first = pairs.loc[("Task arithmetic", "Weight averaging")]
+    assert first["seeds holding"] == "2/3" and not first["holds over seeds"]
+    assert pairs["holds over seeds"].sum() == len(pairs) - 1  # every other margin is steady
+    text = seeds_fidelity.markdown("tiny", runs, ["table2b"])
+    assert "Kendall tau per seed: s0 1.0, s1 1.0, s2" in text and "27 of 28" in text

@@ -80,6 +80,7 @@ def _schema(path: str, plugins: tuple[str, ...] = ()) -> dict:
             props[block]["properties"][key]["items"]["enum"] = values
         props["merge"]["propertyNames"]["enum"] = ["methods", "plugins", *names]
         props["neulig"]["properties"]["loss"]["enum"] = list(ROUTER_LOSSES)
+        props["neulig"]["properties"]["recipes"]["propertyNames"]["enum"] = list(ROUTER_LOSSES)
         props["experts"]["properties"]["align_method"]["enum"] = list(ALIGN_LABELS)
     return schema
 

@@ -152,6 +152,17 @@ class Plan:
         nl = self.config.get("neulig") or {}
         return [loss for loss in nl.get("compare_losses", []) if loss != nl.get("loss")]
 
+    def router_params(self, loss: str | None = None) -> dict:
+        """A router's settings: the ``neulig`` keys, with the recipe of its loss (``neulig.loss``
+        unless given) over them. ``min_models`` and ``max_combinations`` shape the DAG, not a
+        router, so they stay out (they would make every router a rerun trigger)."""
+        nl = self.config["neulig"]
+        shape = ("min_models", "max_combinations", "recipes")
+        router = {k: v for k, v in nl.items() if k not in shape}
+        router["loss"] = loss or router["loss"]
+        recipe = nl.get("recipes", {}).get(router["loss"], {})
+        return {**router, **recipe, "seed": self.config["seed"], "device": self.config["device"]}
+
     def compared_record_files(self) -> list[str]:
         combo = combo_name(self.tasks)
         return [

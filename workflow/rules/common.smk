@@ -106,18 +106,11 @@ def merge_params(method):
     }
 
 
-def neulig_params():
-    # min_models / max_combinations shape the DAG, not a router: keep them out of the trigger.
-    shape = ("min_models", "max_combinations")
-    router = {k: v for k, v in config["neulig"].items() if k not in shape}
-    return {**router, "seed": config["seed"], "device": config["device"]}
-
-
 def align_params():
     keys = ("lam", "lam_grid", "calibration_images")
     params = {k: ALIGN[k] for k in keys}
     if ALIGN["neulig"]:
-        params["neulig"] = neulig_params()  # NeuLig over the aligned pair
+        params["neulig"] = P.router_params()  # NeuLig over the aligned pair
     return {**params, "seed": config["seed"], "device": config["device"]}
 
 

@@ -16,7 +16,7 @@ rule train_router:
         ENV
     threads: 1
     params:
-        args=as_arg(neulig_params()),
+        args=as_arg(P.router_params()),
     shell:
         "neulig route --combo {wildcards.combo} --params {params.args} --threads {threads}"
         " --experts {input.experts} --features {input.features} --heads {input.heads}"
@@ -36,4 +36,4 @@ use rule train_router as train_router_loss with:
     benchmark:
         P.benchmark("train_router_loss", "{loss}", "{combo}")
     params:
-        args=lambda w: as_arg({**neulig_params(), "loss": w.loss}),
+        args=lambda w: as_arg(P.router_params(w.loss)),

@@ -65,6 +65,10 @@ rule suite_report:
                 {
                     "table1": config["suite"]["table1"],
                     "replicates": replicates(config["suite"]),
+                    "predicts": {
+                        m: MEMBERS[m]["report"]["predicts"]
+                        for m in replicates(config["suite"])
+                    },
                 }
             )
         ),

@@ -5,7 +5,9 @@ Those methods pick, for each task's unlabelled inputs, the weights whose predict
 task's head have the lowest entropy. That is the right choice only when the task's own expert is
 the most confident one there. From the experts' cached test features this module tabulates,
 for every task's inputs, each expert's accuracy and mean prediction entropy, and names the tasks
-where another expert is more confident than the task's own.
+where another expert is more confident than the task's own. It also measures how far apart each
+head's two closest classes are: a head whose class texts embed almost alike caps how confident
+even the task's own expert can be on them.
 """
 
 from __future__ import annotations
@@ -45,7 +47,29 @@ def misled_tasks(table: pd.DataFrame) -> dict[str, str]:
     return {task: expert for task, (_, expert) in most_confident.items() if expert != task}
 
 
-def confidence_markdown(table: pd.DataFrame) -> str:
+def closest_classes(heads: dict) -> pd.DataFrame:
+    """Per task: the cosine of the head's two closest class embeddings and the widest logit
+    margin the head allows between them, ``scale * (1 - cos)``."""
+    rows = {}
+    for task, head in heads.items():
+        cos = head.weight @ head.weight.T
+        closest = float(cos.masked_fill(torch.eye(len(cos), dtype=torch.bool), -1).max())
+        rows[task] = {"cos": closest, "margin": head.scale * (1 - closest)}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def closest_classes_line(heads: dict) -> str:
+    closest = closest_classes(heads)
+    return (
+        "\nThe two closest classes of each head: cosine of their text embeddings (widest logit "
+        "margin between them, scale x (1 - cos)): "
+        + ", ".join(f"{t} {r.cos:.3f} ({r.margin:.2f})" for t, r in closest.iterrows())
+        + ". Where the classes embed almost alike, even the task's own expert stays unsure "
+        "between them, and mixtures of other experts' features can be more confident.\n"
+    )
+
+
+def confidence_markdown(table: pd.DataFrame, heads: dict | None = None) -> str:
     wide = table.unstack("expert").round(2)
     wide.columns = [f"{expert} {'acc' if m == 'accuracy' else 'H'}" for m, expert in wide.columns]
     misled = misled_tasks(table)
@@ -62,4 +86,4 @@ def confidence_markdown(table: pd.DataFrame) -> str:
         )
     else:
         text += "On every task its own expert is the most confident.\n"
-    return text
+    return text + (closest_classes_line(heads) if heads else "")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from neulig.reporting.sections import seeds
+from neulig.reporting.sections import seeds, seeds_fidelity
 from neulig.reporting.sections.table1 import (
     model_counts,
     model_counts_markdown,
@@ -49,12 +49,18 @@ def write_suite_report(
 
 def _seeds(params: dict, tables: tuple[dict, dict, dict], out: str | os.PathLike) -> str:
     """The over-seeds section of every replicated member; per-seed values to ``out``.
-    ``tables``: run -> levels table, run -> NeuLig gaps, run -> accuracy table."""
+    ``tables``: run -> levels table, run -> NeuLig gaps, run -> accuracy table;
+    ``params["predicts"]``: member -> the published tables its runs are held against."""
     text, frames = "", []
+    levels, _, accuracies = tables
     for member, runs in params.get("replicates", {}).items():
+        keys = params.get("predicts", {}).get(member, [])
+        rows = {r: seeds_fidelity.run_rows(accuracies[r], levels[r]) for r in runs}
         long = seeds.per_seed(*({r: t[r] for r in runs} for t in tables))
+        long = pd.concat([long, seeds_fidelity.tau_rows(rows, keys)], ignore_index=True)
         frames.append(long.assign(member=member))
         text += seeds.seeds_markdown(member, seeds.summary(long))
+        text += seeds_fidelity.markdown(member, rows, keys)
     columns = ["member", "run", "quantity", "value"]
     long = pd.concat(frames)[columns] if frames else pd.DataFrame(columns=columns)
     write_csv(Path(out), long, index=False)

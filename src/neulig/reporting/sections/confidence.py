@@ -15,6 +15,7 @@ from neulig.reporting.tables import write_csv
 def write_section(inputs: ReportInputs, out: Path) -> str:
     # features/expert_<task>.safetensors, named by neulig.records.model_name
     cached = {Path(p).stem.partition("_")[2]: io.load_tensors(p) for p in inputs.features}
-    table = confidence_table(cached, read_heads(inputs.heads, list(cached)))
+    heads = read_heads(inputs.heads, list(cached))
+    table = confidence_table(cached, heads)
     write_csv(out / "confidence.csv", table.round(4))
-    return confidence_markdown(table)
+    return confidence_markdown(table, heads)
