@@ -62,6 +62,15 @@ def test_the_full_profile_plans_every_member_and_the_comparison(tmp_path):
     assert "rule cnn_download_dataset" not in out and "rule diverse_download_dataset" not in out
 
 
+def test_the_full_profile_ranks_each_member_against_its_own_papers_table():
+    import yaml
+
+    members = member_configs(yaml.safe_load(FULL.read_text())["suite"], ROOT)
+    assert members["vit"]["report"]["predicts"] == ["table2b"]  # the base's, kept
+    assert members["cnn"]["report"]["predicts"] == ["table2a"]  # the RN50 table
+    assert members["cnn"]["report"]["title"] == members["vit"]["report"]["title"]
+
+
 def test_the_seeded_profiles_run_each_seed_as_its_own_experiment(tmp_path):
     import yaml
 
