@@ -40,3 +40,23 @@ def test_another_architecture_is_one_line_naming_the_file(trained, tmp_path):
     io.save_tensors(path, shipped_clip.compact(trained[0], MODEL, seed=3))
     with pytest.raises(ArtifactError, match="clip.safetensors: not a NeuLig-Small-ViT-8 CLIP"):
         shipped_clip.load("NeuLig-Small-ViT-8", path)
+
+
+def test_model_logit_scale_sets_the_heads_temperature_and_none_keeps_the_learned_one(
+    trained, tmp_path
+):
+    from neulig.data.packed import Task
+    from neulig.pretrain import provide_pretrained
+
+    path = tmp_path / "clip.safetensors"
+    io.save_tensors(path, shipped_clip.compact(trained[0], MODEL, seed=3))
+    task = Task("t", ["cat", "dog"], ["a photo of a {}."], {}, {})
+    params = {"model": MODEL, "pretrained": str(path), "recipe": {}}
+    learned = float(trained[0]["logit_scale"].exp())
+    for scale, expected in ((None, learned), (10.0, 10.0)):
+        model, heads, _ = provide_pretrained(
+            {**params, "logit_scale": scale}, [task], torch.device("cpu"), None
+        )
+        assert float(heads["t/scale"]) == pytest.approx(expected, rel=1e-5)
+        assert float(model.logit_scale.exp()) == pytest.approx(expected, rel=1e-5)
+    assert learned != pytest.approx(10.0, rel=0.05)

@@ -8,6 +8,7 @@ train/val/test splits). Its text tower then gives the zero-shot heads, exactly a
 from __future__ import annotations
 
 import logging
+import math
 import os
 
 import open_clip
@@ -160,6 +161,8 @@ def provide_pretrained(
     else:
         model = load_pretrained(params["model"], params["pretrained"])
     model = model.cpu().eval()
+    if params.get("logit_scale"):  # the heads' temperature, which the experts train through
+        model.logit_scale.data.fill_(math.log(params["logit_scale"]))
     tokenizer = create_tokenizer(params["model"])
     heads = {}
     for task in tasks:
