@@ -49,6 +49,7 @@ def row(line: dict) -> dict:
         "pre steps": config["pretrain"]["steps"],
         "expert lr": config["expert"]["lr"],
         "expert steps": config["expert"]["steps"],
+        "head scale": config.get("logit_scale", "learned"),
         "router": ", ".join(f"{k} {v}" for k, v in config.get("router", {}).items()) or "-",
     }
     out |= {label: line["average"].get(key) for key, label in COLUMNS.items()}

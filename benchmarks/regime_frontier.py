@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import subprocess
 import sys
@@ -49,8 +50,9 @@ EXPERT = {
 }
 
 
-def _v(name, tower=TINY, embed=64, pretrain=None, expert=None, text=None, router=None):
+def _v(name, tower=TINY, embed=64, pretrain=None, expert=None, text=None, router=None, **extra):
     return {
+        **extra,
         "name": name,
         "tower": tower,
         "embed_dim": embed,
@@ -128,6 +130,39 @@ VARIANTS = [
         {**WORLD, "world": {**WORLD["world"], "stripe_step": 15}},
         {"lr": 1e-3},
         router={"temperature": 1.0, "lr": 1e-3, "steps": 600, "eval_every": 50},
+    ),
+    # The heads' logit scale (the experts train through it): OpenAI's CLIP sits at the clamp,
+    # 100; the world's 2,500 steps reach 23.9. Does it decide how confidently wrong the experts
+    # are on other tasks' inputs? (The pretrained weights are the same.)
+    *[
+        _v(
+            f"world-small-scale{scale}-lr{lr}",
+            SMALL,
+            128,
+            WORLD,
+            {"lr": float(lr)},
+            router={"temperature": 1.0, "lr": 1e-3, "steps": 600, "eval_every": 50},
+            logit_scale=float(scale),
+        )
+        for scale, lr in [
+            (100, "1e-3"),
+            (100, "3e-4"),
+            (15, "1e-3"),
+            (10, "1e-3"),
+            (7, "1e-3"),
+            (5, "1e-3"),
+        ]
+    ],
+    # The 15-degree world at scale 10: every gratings class name was a caption, and the
+    # experts are no more confident off their task than on it.
+    _v(
+        "world15-small-scale10-lr1e-3",
+        SMALL,
+        128,
+        {**WORLD, "world": {**WORLD["world"], "stripe_step": 15}},
+        {"lr": 1e-3},
+        router={"temperature": 1.0, "lr": 1e-3, "steps": 600, "eval_every": 50},
+        logit_scale=10.0,
     ),
     _v("world-smoke", TINY, 64, {"steps": 20, "world": {"n": 600}}, {"steps": 10}),
 ]
@@ -210,6 +245,8 @@ def _pretrain(variant, data, seed, device, folder, cache):
     dirs = {t: str(Path(data) / t) for t in TASKS}
     tasks = [load_task(dirs[t], splits=("pretrain", "train", "val", "test")) for t in TASKS]
     model = _pretrained_clip(variant, arch, tasks, seed, device, cache)
+    if "logit_scale" in variant:  # the heads' (and so the experts' training) temperature
+        model.logit_scale.data.fill_(math.log(variant["logit_scale"]))
     tokenizer = create_tokenizer(arch)
     heads = {t.name: build_head(model, tokenizer, t.classnames, t.templates) for t in tasks}
     flat = {f"{k}/{n}": v for k, h in heads.items() for n, v in h.to_tensors().items()}
