@@ -76,13 +76,14 @@ def pretrain_params(seed=None):
     other_init_steps = recipe.pop("other_init_steps", None)
     if seed is not None and other_init_steps:  # a vision tower of another seed
         recipe["steps"] = other_init_steps
+    # unset: no key, so the params (a rerun trigger) stay as they were
     scale = config["model"].get("logit_scale")
     return {
         "model": config["model"]["name"],
         "pretrained": config["model"]["pretrained"],
         "recipe": recipe,
         "device": config["device"],
-        **({"logit_scale": scale} if scale else {}),  # unset: params (a rerun trigger) unchanged
+        **({"logit_scale": scale} if scale else {}),
     }
 
 
