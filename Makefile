@@ -44,7 +44,7 @@ run: setup
 WORLD_CLIP := resources/NeuLig-Small-ViT-8-world.safetensors
 WORLD_OUT  := results/world/pretrained
 world-clip: setup
-	$(BIN)/snakemake --cores $(CORES) --configfile config/world.yaml $(WORLD_OUT)/vision.safetensors
+	$(BIN)/snakemake --cores $(CORES) --configfile config/world.yaml -- $(WORLD_OUT)/vision.safetensors
 	$(BIN)/neulig export-clip --vision $(WORLD_OUT)/vision.safetensors \
 		--text $(WORLD_OUT)/text.safetensors --out $(WORLD_CLIP)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+
 import pandas as pd
 import pytest
 
@@ -9,7 +12,7 @@ from neulig.errors import ConfigError
 from neulig.reporting.sections.table1 import model_counts, table1
 from neulig.suite import deep_merge, member_configs
 
-from .workflow_helpers import ROOT, config_error, snakemake, workdir_with
+from .workflow_helpers import ROOT, config_error, layout_copy, snakemake, workdir_with
 
 FULL = ROOT / "config" / "full.yaml"
 
@@ -182,3 +185,14 @@ def test_over_seeds_fidelity_gives_tau_per_seed_of_the_mean_and_ordering_interva
     assert pairs["holds over seeds"].sum() == len(pairs) - 1  # every other margin is steady
     text = seeds_fidelity.markdown("tiny", runs, ["table2b"])
     assert "Kendall tau per seed: s0 1.0, s1 1.0, s2" in text and "27 of 28" in text
+
+
+def test_make_world_clip_plans_the_worlds_pretraining(tmp_path):
+    """`make world-clip`'s Snakemake line, dry-run: its target must not be read as a config."""
+    recipe = subprocess.run(
+        ["make", "-n", "-o", "setup", "world-clip"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.splitlines()
+    args = shlex.split(next(line for line in recipe if "snakemake" in line))[1:]
+    out = snakemake("-n", *args, cwd=layout_copy(tmp_path / "repo")).stdout
+    assert "rule world_pretrain_clip" in out
+    assert "results/world/pretrained/vision.safetensors" in out
