@@ -74,8 +74,8 @@ def test_pairs_table_averages_each_pair_at_both_levels_and_adds_neulig(tmp_path)
     assert (tmp_path / "pairs.png").stat().st_size > 1000
 
 
-def test_orderings_state_which_paper_orderings_hold_with_the_numbers():
-    from neulig.reporting.sections.orderings import orderings_markdown
+def test_neulig_claims_state_whether_they_hold_with_the_numbers():
+    from neulig.reporting.sections.neulig_claims import claims_markdown
 
     columns = pd.MultiIndex.from_product([["Average"], ["Mer.", "Ens.", "Gap"]])
     table = pd.DataFrame(
@@ -83,15 +83,14 @@ def test_orderings_state_which_paper_orderings_hold_with_the_numbers():
         index=["Weight averaging", "Task arithmetic", "WeMoE", "NeuLig (semi)"],
         columns=columns,
     )
-    text = orderings_markdown(table)
-    assert "- Task arithmetic > Weight averaging: holds (55.00 vs 50.00)" in text
-    assert "- WeMoE > Task arithmetic: holds (58.00 vs 55.00)" in text
-    assert "TIES" not in text  # not in the run: not judged
+    text = claims_markdown(table)
     assert "|gap| 0.50 below every baseline's (smallest 1.00, Weight averaging): holds" in text
+    assert "merged accuracy 80.00 above every baseline's (best 58.00, WeMoE): holds" in text
+    assert "Task arithmetic >" not in text  # the methods' own orderings: the fidelity section
     table.loc["NeuLig (semi)", ("Average", "Mer.")] = 57.0
-    assert "(best 58.00, WeMoE): does not hold" in orderings_markdown(table)
+    assert "(best 58.00, WeMoE): does not hold" in claims_markdown(table)
     table.loc["EMR-Merging (per task)"] = [99.0, None, None]  # knows each input's task
-    assert "(best 58.00, WeMoE): does not hold" in orderings_markdown(table)
+    assert "(best 58.00, WeMoE): does not hold" in claims_markdown(table)
 
 
 def test_a_per_task_method_is_marked_as_using_task_identity_with_no_twin():

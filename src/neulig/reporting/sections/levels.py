@@ -16,7 +16,7 @@ import pandas as pd
 from neulig.records import NEULIG_ENSEMBLE, neulig_method
 from neulig.reporting.inputs import ReportInputs
 from neulig.reporting.labels import label, order, per_task_note
-from neulig.reporting.sections.orderings import orderings_markdown
+from neulig.reporting.sections.neulig_claims import claims_markdown
 from neulig.reporting.tables import write_csv
 
 LEVELS = ("Mer.", "Ens.", "Gap")
@@ -78,4 +78,4 @@ def write_section(inputs: ReportInputs, out: Path) -> str:
     write_csv(out / "levels.csv", table)  # declared output: written even when empty
     if table.empty:
         return ""
-    return levels_markdown(table) + orderings_markdown(table)
+    return levels_markdown(table) + claims_markdown(table)
