@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import numpy as np
@@ -51,6 +52,21 @@ def test_glyph_images_differ_from_their_background():
     images, _ = world.world_pool({"n": 20, "families": {"glyphs": 1.0}}, 32, seed=0)
     contrast = images.reshape(20, -1, 3).astype(float).std(axis=1).mean(axis=1)
     assert (contrast > 10).all()  # a character was drawn, not an empty canvas
+
+
+def test_low_res_glyphs_are_blurred_captioned_so_and_leave_the_default_world_alone():
+    spec = {"n": 60, "families": {"glyphs": 1.0}}
+    _, plain_captions = world.world_pool(spec, 32, seed=0)
+    images, captions = world.world_pool({**spec, "low_res": 0.5}, 32, seed=0)
+    blurry = np.array([" blurry " in c[0] for c in captions])
+    assert 10 < blurry.sum() < 50 and not any(" blurry " in c[0] for c in plain_captions)
+    # a blurry glyph is its own 8x8 version blown up: neighbouring pixels barely differ
+    step = np.abs(np.diff(images.astype(float), axis=2)).mean(axis=(1, 2, 3))
+    assert step[blurry].max() < step[~blurry].min()
+    # without low_res the pool is byte for byte the one the shipped CLIP was pretrained on
+    images, captions = world.world_pool({"n": 40}, 32, seed=0)
+    digest = hashlib.sha256(images.tobytes() + repr(captions).encode()).hexdigest()
+    assert digest[:16] == "8c7c9f45fbf58a3a"
 
 
 def test_the_pretraining_pool_adds_the_task_slices_only_when_asked():

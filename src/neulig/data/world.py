@@ -5,7 +5,9 @@ other guises (typed digits, not handwritten ones): its features transfer while i
 heads on the tasks stay mediocre. This pool plays that part. Every image is one concept drawn
 with random colour, size, position and rotation, captioned compositionally:
 
-- ``glyphs``: digits and upper/lower-case letters in matplotlib's bundled font families;
+- ``glyphs``: digits and upper/lower-case letters in matplotlib's bundled font families; a
+  share of them (``low_res``) drawn at 8x8 pixels and blown up again, captioned ``blurry``
+  (scanned glyphs, such as scikit-learn's 8x8 digits, are a guise a real CLIP has seen);
 - ``outlines``: sixteen shapes drawn as outlines or filled with stripes or dots (never solid,
   the ``shapes`` task's style);
 - ``stripes``: full-frame gratings at a coarser set of orientations than the ``gratings`` task;
@@ -61,7 +63,9 @@ DEFAULT_SPEC = {
     "families": {"glyphs": 0.4, "outlines": 0.3, "stripes": 0.15, "textures": 0.15},
     "stripe_step": 30,  # degrees between the pool's stripe orientations (the task's: 15)
     "glyph_chars": "digits+upper+lower",
+    "low_res": 0.0,  # share of glyphs drawn at LOW_RES pixels, then upsampled
 }
+LOW_RES = 8
 
 
 @cache
@@ -188,7 +192,14 @@ def outline(size: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     return _compose(mask, fg, _background(rng), size, rng), f"{name} {style} {label}"
 
 
-def glyph(size: int, chars: str, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+def _blur(image: np.ndarray) -> np.ndarray:
+    small = Image.fromarray(image).resize((LOW_RES, LOW_RES), Image.Resampling.BOX)
+    return np.asarray(small.resize(image.shape[:2][::-1], Image.Resampling.BILINEAR))
+
+
+def glyph(
+    size: int, chars: str, rng: np.random.Generator, low_res: float = 0.0
+) -> tuple[np.ndarray, str]:
     big = size * SUPERSAMPLE
     char = str(rng.choice(list(chars)))
     style = str(rng.choice(list(FONTS)))
@@ -204,7 +215,11 @@ def glyph(size: int, chars: str, rng: np.random.Generator) -> tuple[np.ndarray, 
         label = f"digit {NUMBER_WORDS[int(char)]}"
     else:
         label = f"letter {char}" if char.isupper() else f"small letter {char}"
-    return _compose(mask, fg, _background(rng), size, rng), f"{name} {style} {label}"
+    image = _compose(mask, fg, _background(rng), size, rng)
+    # `low_res and` first: a world without blurry glyphs draws exactly the numbers it always did
+    if low_res and rng.random() < low_res:
+        return _blur(image), f"{name} blurry {style} {label}"
+    return image, f"{name} {style} {label}"
 
 
 def stripes(size: int, step: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
@@ -250,7 +265,7 @@ def world_pool(spec: dict, size: int, seed: int) -> tuple[np.ndarray, list[list[
     draws = rng.choice(len(names), size=spec["n"], p=weights / weights.sum())
     chars = glyph_chars(spec["glyph_chars"])
     makers = {
-        "glyphs": lambda: glyph(size, chars, rng),
+        "glyphs": lambda: glyph(size, chars, rng, spec["low_res"]),
         "outlines": lambda: outline(size, rng),
         "stripes": lambda: stripes(size, spec["stripe_step"], rng),
         "textures": lambda: texture(size, rng),
