@@ -34,7 +34,12 @@ def _pretraining(recipe: dict) -> str:
     if not world:
         return "task slices"
     share = float(world.get("task_slices", 0))
-    return f"world + {share:.0%} task slices" if share else "world"
+    name = f"world + {share:.0%} task slices" if share else "world"
+    if "stripe_step" in world:
+        name += f", stripes {world['stripe_step']} deg"
+    if world.get("low_res"):
+        name += f", {world['low_res']:.0%} blurry glyphs"
+    return name
 
 
 def row(line: dict) -> dict:
