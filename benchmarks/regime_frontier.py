@@ -38,6 +38,8 @@ PAPER = {
 }
 TINY = {"width": 64, "layers": 2, "patch_size": 4, "head_width": 32, "mlp_ratio": 2.0}
 SMALL = {"width": 128, "layers": 4, "patch_size": 8, "head_width": 32, "mlp_ratio": 4.0}
+# Twice as wide with a quarter of the tokens (2x2 patches + class): about SMALL's compute.
+WIDE_P16 = {"width": 256, "layers": 4, "patch_size": 16, "head_width": 64, "mlp_ratio": 4.0}
 PRETRAIN = {"steps": 300, "batch_size": 128, "lr": 1e-3, "weight_decay": 0.1, "warmup_steps": 30}
 EXPERT = {
     "steps": 300,
@@ -177,6 +179,15 @@ VARIANTS = [
         SMALL,
         128,
         {**WORLD, "world": {**WORLD["world"], "low_res": 0.25}},
+        {"lr": 1e-3},
+        router=PAPER_ROUTER,
+    ),
+    # Wider, with fewer tokens: are task vectors of a wider tower less in each other's way?
+    _v(
+        "world-wide-p16-lr1e-3-router-paper",
+        WIDE_P16,
+        128,
+        WORLD,
         {"lr": 1e-3},
         router=PAPER_ROUTER,
     ),
