@@ -66,9 +66,16 @@ def _v(name, tower=TINY, embed=64, pretrain=None, expert=None, text=None, router
 
 
 WORLD = {"steps": 2500, "warmup_steps": 125, "batch_size": 128, "world": {"n": 30000}}
+
+
+def world(**keys) -> dict:
+    """WORLD's pretraining with these ``pretrain.world`` keys changed."""
+    return {**WORLD, "world": {**WORLD["world"], **keys}}
+
+
 # The world's stripes at the gratings task's 15-degree steps (at 30 six of its twelve class
 # names are never a caption).
-WORLD15 = {**WORLD, "world": {**WORLD["world"], "stripe_step": 15}}
+WORLD15 = world(stripe_step=15)
 # The NeuLig paper's router recipe (temperature 1, Adam lr 1e-3, longer), over the default's.
 PAPER_ROUTER = {"temperature": 1.0, "lr": 1e-3, "steps": 600, "eval_every": 50}
 VARIANTS = [
@@ -94,7 +101,7 @@ VARIANTS = [
         "world+tasks-small-lr3e-4",
         SMALL,
         128,
-        {**WORLD, "world": {**WORLD["world"], "task_slices": True}},
+        world(task_slices=True),
         {"lr": 3e-4},
     ),
     # A share of the tasks' slices: zero-shot between the world's and the full slices'.
@@ -103,7 +110,7 @@ VARIANTS = [
             f"world+tasks{share}-small-lr{lr}",
             SMALL,
             128,
-            {**WORLD, "world": {**WORLD["world"], "task_slices": share}},
+            world(task_slices=share),
             {"lr": float(lr)},
         )
         for share, lr in [(0.1, "3e-4"), (0.3, "3e-4"), (0.3, "1e-4")]
@@ -178,7 +185,7 @@ VARIANTS = [
         "world-lowres-small-lr1e-3-router-paper",
         SMALL,
         128,
-        {**WORLD, "world": {**WORLD["world"], "low_res": 0.25}},
+        world(low_res=0.25),
         {"lr": 1e-3},
         router=PAPER_ROUTER,
     ),
