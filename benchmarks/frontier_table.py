@@ -10,7 +10,7 @@ import json
 import sys
 
 import pandas as pd
-from regime_frontier import PAPER
+from regime_frontier import PAPER, TASKS
 from scipy.stats import kendalltau
 
 COLUMNS = {
@@ -50,6 +50,7 @@ def row(line: dict) -> dict:
         "seed": line["seed"],
         "device": line.get("device", "-"),
         "pretraining": _pretraining(config["pretrain"]),
+        "tasks": "+".join(config["tasks"]) if "tasks" in config else f"all {len(TASKS)}",
         "tower": f"w{tower['width']} L{tower['layers']} p{tower['patch_size']}",
         "pre steps": config["pretrain"]["steps"],
         "expert lr": config["expert"]["lr"],
