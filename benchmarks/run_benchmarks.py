@@ -110,12 +110,12 @@ def workflow_times(keep: Path | None, configfile: str | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         work = keep or Path(tmp) / "clone"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(work)], check=True)
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=work, capture_output=True, text=True
+        ).stdout.strip()
         full = timed(snakemake, work)
         noop = timed([*snakemake, "-n"], work)
         jobs, seconds = _job_seconds(work)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
     return {
         "wall_s": full,
         "timed_jobs": jobs,
