@@ -55,6 +55,7 @@ def row(line: dict) -> dict:
         "pre steps": config["pretrain"]["steps"],
         "expert lr": config["expert"]["lr"],
         "expert steps": config["expert"]["steps"],
+        "smoothing": config["expert"].get("label_smoothing", 0),
         "head scale": config.get("logit_scale", "learned"),
         "router": ", ".join(f"{k} {v}" for k, v in config.get("router", {}).items()) or "-",
     }

@@ -219,6 +219,19 @@ VARIANTS = [
         {"lr": 1e-3, "steps": 1000},
         router=PAPER_ROUTER,
     ),
+    # Experts trained with label smoothing: less confident where they are wrong, so that lower
+    # entropy may mean a right answer for the entropy-trained methods?
+    *(
+        _v(
+            f"world-small-lr1e-3-ls{ls}-router-paper",
+            SMALL,
+            128,
+            WORLD,
+            {"lr": 1e-3, "label_smoothing": ls},
+            router=PAPER_ROUTER,
+        )
+        for ls in (0.1, 0.3)
+    ),
     _v("world-smoke", TINY, 64, {"steps": 20, "world": {"n": 600}}, {"steps": 10}),
 ]
 

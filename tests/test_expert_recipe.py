@@ -1,5 +1,6 @@
 """The paper's expert recipe: gradient-norm clipping and open_clip's train preprocessing
-(random resized crop), both options of the fine-tuning recipe."""
+(random resized crop), both options of the fine-tuning recipe; and label smoothing, the
+miniature's lever on the experts' confidence."""
 
 from __future__ import annotations
 
@@ -103,10 +104,34 @@ def test_augmented_training_is_seeded_and_differs_from_plain(towers):
     assert not all(torch.equal(crop[k], plain[k]) for k in crop)
 
 
-@pytest.mark.parametrize("bad", [{"augment": "crop"}, {"grad_clip": -1}])
+def test_label_smoothing_reaches_the_loss_and_is_off_when_absent(towers, monkeypatch):
+    smoothing = []
+    cross_entropy = torch.nn.functional.cross_entropy
+
+    def spy(*args, **kwargs):
+        smoothing.append(kwargs.get("label_smoothing"))
+        return cross_entropy(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", spy)
+    absent = _train(towers)
+    zero = _train(towers, label_smoothing=0.0)
+    smooth = _train(towers, label_smoothing=0.3)
+    assert smoothing == [0.0] * 6 + [0.3] * 3
+    assert all(torch.equal(absent[k], zero[k]) for k in absent)
+    assert not all(torch.equal(smooth[k], zero[k]) for k in smooth)
+
+
+@pytest.mark.parametrize("bad", [{"augment": "crop"}, {"grad_clip": -1}, {"label_smoothing": 1.0}])
 def test_bad_recipe_options_fail_in_one_line(bad):
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     config["finetune"].update(bad)
     with pytest.raises(ConfigError, match=rf"finetune\.{next(iter(bad))}") as err:
         check_config(config, SCHEMA)
     assert "\n" not in str(err.value)
+
+
+def test_label_smoothing_is_rejected_in_pretraining():
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["pretrain"] = {**config.get("pretrain", {}), "label_smoothing": 0.1}
+    with pytest.raises(ConfigError, match=r"pretrain\.label_smoothing"):
+        check_config(config, SCHEMA)

@@ -33,8 +33,9 @@ def finetune_expert(
         head: the task's frozen zero-shot head.
         images: uint8 ``[N, H, W, 3]`` train images; labels: ``[N]``.
         params: ``lr``, ``weight_decay``, ``batch_size``, ``steps``, ``warmup_steps``, ``seed``,
-            ``grad_clip`` (max gradient norm, 0 = off) and ``augment`` (``none`` or
-            ``random_resized_crop``: open_clip's train preprocessing, as the paper's experts).
+            ``grad_clip`` (max gradient norm, 0 = off), ``augment`` (``none`` or
+            ``random_resized_crop``: open_clip's train preprocessing, as the paper's experts)
+            and optionally ``label_smoothing`` (0 when absent, as the paper's experts).
         state: where to checkpoint the training state for in-job resume (optional).
     """
     training.seed_everything(params["seed"])
@@ -47,6 +48,8 @@ def finetune_expert(
     )
     scheduler = training.warmup_cosine(optimizer, params["warmup_steps"], params["steps"])
     start = state.resume(visual, optimizer, scheduler)
+    # Absent rather than defaulted in the schema: existing runs' parameters stay as they were.
+    smoothing = params.get("label_smoothing", 0.0)
     batches = training.batch_indices(
         len(images), params["batch_size"], params["steps"], params["seed"], start
     )
@@ -60,7 +63,7 @@ def finetune_expert(
         with training.autocast(device, params):
             features = visual(inputs)
         logits = head.scale * F.normalize(features.float(), dim=-1) @ weight.T
-        loss = F.cross_entropy(logits, labels[idx].to(device))
+        loss = F.cross_entropy(logits, labels[idx].to(device), label_smoothing=smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if params["grad_clip"]:
