@@ -78,6 +78,15 @@ def world(**keys) -> dict:
 WORLD15 = world(stripe_step=15)
 # The NeuLig paper's router recipe (temperature 1, Adam lr 1e-3, longer), over the default's.
 PAPER_ROUTER = {"temperature": 1.0, "lr": 1e-3, "steps": 600, "eval_every": 50}
+
+
+def _paper_router(name, pretrain=WORLD, expert=None, tower=SMALL, **extra):
+    """A world variant of the best setting (expert lr 1e-3) scored with PAPER_ROUTER."""
+    return _v(
+        name, tower, 128, pretrain, {"lr": 1e-3, **(expert or {})}, router=PAPER_ROUTER, **extra
+    )
+
+
 VARIANTS = [
     # The offline default before the world (task-slice pretraining), for the record.
     _v("default"),
@@ -118,14 +127,7 @@ VARIANTS = [
     _v("world-tiny-lr1e-3", TINY, 64, WORLD, {"lr": 1e-3}),
     # The best setting with the paper's router recipe (temperature 1, Adam lr 1e-3, longer),
     # and with L2-normalised router inputs: does the semi router then route?
-    _v(
-        "world-small-lr1e-3-router-paper",
-        SMALL,
-        128,
-        WORLD,
-        {"lr": 1e-3},
-        router=PAPER_ROUTER,
-    ),
+    _paper_router("world-small-lr1e-3-router-paper"),
     _v(
         "world-small-lr1e-3-router-norm",
         SMALL,
@@ -137,26 +139,13 @@ VARIANTS = [
     # The world's stripes at the gratings task's 15-degree steps: every gratings class name is
     # then a caption pretraining saw (at 30-degree steps six of its twelve are not, and the
     # head's closest classes embed at cosine 0.995).
-    _v(
-        "world15-small-lr1e-3-router-paper",
-        SMALL,
-        128,
-        WORLD15,
-        {"lr": 1e-3},
-        router=PAPER_ROUTER,
-    ),
+    _paper_router("world15-small-lr1e-3-router-paper", WORLD15),
     # The heads' logit scale (the experts train through it): OpenAI's CLIP sits at the clamp,
     # 100; the world's 2,500 steps reach 23.9. Does it decide how confidently wrong the experts
     # are on other tasks' inputs? (The pretrained weights are the same.)
     *[
-        _v(
-            f"world-small-scale{scale}-lr{lr}",
-            SMALL,
-            128,
-            WORLD,
-            {"lr": float(lr)},
-            router=PAPER_ROUTER,
-            logit_scale=float(scale),
+        _paper_router(
+            f"world-small-scale{scale}-lr{lr}", expert={"lr": float(lr)}, logit_scale=float(scale)
         )
         for scale, lr in [
             (100, "1e-3"),
@@ -169,67 +158,25 @@ VARIANTS = [
     ],
     # The 15-degree world at scale 10: every gratings class name was a caption, and the
     # experts are no more confident off their task than on it.
-    _v(
-        "world15-small-scale10-lr1e-3",
-        SMALL,
-        128,
-        WORLD15,
-        {"lr": 1e-3},
-        router=PAPER_ROUTER,
-        logit_scale=10.0,
-    ),
+    _paper_router("world15-small-scale10-lr1e-3", WORLD15, logit_scale=10.0),
     # A quarter of the world's glyphs at 8x8 pixels, blown up ("blurry"): scikit-learn's 8x8
     # digits are then a guise the CLIP has seen, and their zero-shot leaves chance (9 %), where
     # entropy minimisation only sharpens a collapsed prediction.
-    _v(
-        "world-lowres-small-lr1e-3-router-paper",
-        SMALL,
-        128,
-        world(low_res=0.25),
-        {"lr": 1e-3},
-        router=PAPER_ROUTER,
-    ),
+    _paper_router("world-lowres-small-lr1e-3-router-paper", world(low_res=0.25)),
     # Wider, with fewer tokens: are task vectors of a wider tower less in each other's way?
-    _v(
-        "world-wide-p16-lr1e-3-router-paper",
-        WIDE_P16,
-        128,
-        WORLD,
-        {"lr": 1e-3},
-        router=PAPER_ROUTER,
-    ),
+    _paper_router("world-wide-p16-lr1e-3-router-paper", tower=WIDE_P16),
     # Without the digits task (zero-shot at chance in every world): do the entropy-trained
     # merges rise above task arithmetic once no task's prediction is collapsed?
-    _v(
-        "world-small-lr1e-3-router-paper-no-digits",
-        SMALL,
-        128,
-        WORLD,
-        {"lr": 1e-3},
-        router=PAPER_ROUTER,
-        tasks=[t for t in TASKS if t != "digits"],
+    _paper_router(
+        "world-small-lr1e-3-router-paper-no-digits", tasks=[t for t in TASKS if t != "digits"]
     ),
     # Experts trained past the point where accuracy saturates (the paper's run thousands of
     # steps): does a fraction of a longer task vector keep more of its gain?
-    _v(
-        "world-small-lr1e-3-s1000-router-paper",
-        SMALL,
-        128,
-        WORLD,
-        {"lr": 1e-3, "steps": 1000},
-        router=PAPER_ROUTER,
-    ),
+    _paper_router("world-small-lr1e-3-s1000-router-paper", expert={"steps": 1000}),
     # Experts trained with label smoothing: less confident where they are wrong, so that lower
     # entropy may mean a right answer for the entropy-trained methods?
     *(
-        _v(
-            f"world-small-lr1e-3-ls{ls}-router-paper",
-            SMALL,
-            128,
-            WORLD,
-            {"lr": 1e-3, "label_smoothing": ls},
-            router=PAPER_ROUTER,
-        )
+        _paper_router(f"world-small-lr1e-3-ls{ls}-router-paper", expert={"label_smoothing": ls})
         for ls in (0.1, 0.3)
     ),
     _v("world-smoke", TINY, 64, {"steps": 20, "world": {"n": 600}}, {"steps": 10}),
