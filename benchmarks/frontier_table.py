@@ -10,7 +10,7 @@ import json
 import sys
 
 import pandas as pd
-from regime_frontier import PAPER, TASKS
+from regime_frontier import PAPER, TASKS, TEXT
 from scipy.stats import kendalltau
 
 COLUMNS = {
@@ -34,7 +34,9 @@ def _pretraining(recipe: dict) -> str:
     if not world:
         return "task slices"
     share = float(world.get("task_slices", 0))
-    name = f"world + {share:.0%} task slices" if share else "world"
+    name = f"world {world['n'] / 1000:g}k"
+    if share:
+        name += f" + {share:.0%} task slices"
     if "stripe_step" in world:
         name += f", stripes {world['stripe_step']} deg"
     if world.get("low_res"):
@@ -52,6 +54,8 @@ def row(line: dict) -> dict:
         "pretraining": _pretraining(config["pretrain"]),
         "tasks": "+".join(config["tasks"]) if "tasks" in config else f"all {len(TASKS)}",
         "tower": f"w{tower['width']} L{tower['layers']} p{tower['patch_size']}",
+        # rows written before variants named their text tower had TEXT's
+        "embed / text": f"{config['embed_dim']} / w{config.get('text', TEXT)['width']}",
         "pre steps": config["pretrain"]["steps"],
         "expert lr": config["expert"]["lr"],
         "expert steps": config["expert"]["steps"],

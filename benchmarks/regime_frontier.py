@@ -40,6 +40,7 @@ TINY = {"width": 64, "layers": 2, "patch_size": 4, "head_width": 32, "mlp_ratio"
 SMALL = {"width": 128, "layers": 4, "patch_size": 8, "head_width": 32, "mlp_ratio": 4.0}
 # Twice as wide with a quarter of the tokens (2x2 patches + class): about SMALL's compute.
 WIDE_P16 = {"width": 256, "layers": 4, "patch_size": 16, "head_width": 64, "mlp_ratio": 4.0}
+TEXT = {"width": 64, "heads": 2, "layers": 2}
 PRETRAIN = {"steps": 300, "batch_size": 128, "lr": 1e-3, "weight_decay": 0.1, "warmup_steps": 30}
 EXPERT = {
     "steps": 300,
@@ -60,7 +61,7 @@ def _v(name, tower=TINY, embed=64, pretrain=None, expert=None, text=None, router
         "embed_dim": embed,
         "pretrain": {**PRETRAIN, **(pretrain or {})},
         "expert": {**EXPERT, **(expert or {})},
-        "text": {"width": 64, "heads": 2, "layers": 2, **(text or {})},
+        "text": {**TEXT, **(text or {})},
         "router": router or {},  # NeuLig settings over the offline default's
     }
 
@@ -80,10 +81,10 @@ WORLD15 = world(stripe_step=15)
 PAPER_ROUTER = {"temperature": 1.0, "lr": 1e-3, "steps": 600, "eval_every": 50}
 
 
-def _paper_router(name, pretrain=WORLD, expert=None, tower=SMALL, **extra):
+def _paper_router(name, pretrain=WORLD, expert=None, tower=SMALL, embed=128, **extra):
     """A world variant of the best setting (expert lr 1e-3) scored with PAPER_ROUTER."""
     return _v(
-        name, tower, 128, pretrain, {"lr": 1e-3, **(expert or {})}, router=PAPER_ROUTER, **extra
+        name, tower, embed, pretrain, {"lr": 1e-3, **(expert or {})}, router=PAPER_ROUTER, **extra
     )
 
 
@@ -178,6 +179,19 @@ VARIANTS = [
     *(
         _paper_router(f"world-small-lr1e-3-ls{ls}-router-paper", expert={"label_smoothing": ls})
         for ls in (0.1, 0.3)
+    ),
+    # Twice the pretraining on a pool twice as large: task vectors of real CLIPs grow less
+    # entangled the longer the pretraining; does the miniature's?
+    _paper_router(
+        "world-long-small-lr1e-3-router-paper",
+        {**world(n=60000), "steps": 5000, "warmup_steps": 250},
+    ),
+    # A wider joint space and text tower: the five heads' class embeddings further apart, so
+    # that one task's expert is less sure of another task's classes?
+    _paper_router(
+        "world-small-embed256-text128-lr1e-3-router-paper",
+        embed=256,
+        text={"width": 128, "heads": 4, "layers": 2},
     ),
     _v("world-smoke", TINY, 64, {"steps": 20, "world": {"n": 600}}, {"steps": 10}),
 ]
