@@ -62,9 +62,15 @@ def row(line: dict) -> dict:
         "smoothing": config["expert"].get("label_smoothing", 0),
         "head scale": config.get("logit_scale", "learned"),
         "router": ", ".join(f"{k} {v}" for k, v in config.get("router", {}).items()) or "-",
+        "merge recipe": ", ".join(
+            f"{m} {k} {v}" for m, hp in config.get("merge", {}).items() for k, v in hp.items()
+        )
+        or "-",
     }
     out |= {label: line["average"].get(key) for key, label in COLUMNS.items()}
     out["TA lambda"] = line.get("scaling", {}).get("task_arithmetic")
+    # rows written before the frontier kept the learned methods' entropy have none
+    out["WeMoE entropy"] = line.get("entropy", {}).get("wemoe", {}).get("final")
     out["tau 2(b)"] = line.get("tau")
     return out
 

@@ -171,6 +171,27 @@ VARIANTS = [
     _paper_router(
         "world-small-lr1e-3-router-paper-no-digits", tasks=[t for t in TASKS if t != "digits"]
     ),
+    # Without the letters task, the expert every entropy-trained method leans on (it is the
+    # most confident on other tasks' inputs, and the one that misleads digits or shapes):
+    # on the 2,500- and the 5,000-step CLIP.
+    _paper_router(
+        "world-small-lr1e-3-router-paper-no-letters", tasks=[t for t in TASKS if t != "letters"]
+    ),
+    _paper_router(
+        "world-long-small-lr1e-3-router-paper-no-letters",
+        {**world(n=60000), "steps": 5000, "warmup_steps": 250},
+        tasks=[t for t in TASKS if t != "letters"],
+    ),
+    # WeMoE trained ten times longer (the original's 1,000 steps): do its per-input routers
+    # then route each task's inputs to that task's expert, as the semi router does without
+    # letters, or only lower the entropy further?
+    *(
+        _paper_router(f"{name}-wemoe1000", tasks=tasks, merge={"wemoe": {"steps": 1000}})
+        for name, tasks in [
+            ("world-small-lr1e-3-router-paper", TASKS),
+            ("world-small-lr1e-3-router-paper-no-letters", [t for t in TASKS if t != "letters"]),
+        ]
+    ),
     # Experts trained past the point where accuracy saturates (the paper's run thousands of
     # steps): does a fraction of a longer task vector keep more of its gain?
     _paper_router("world-small-lr1e-3-s1000-router-paper", expert={"steps": 1000}),
@@ -286,13 +307,14 @@ def _pretrain(variant, data, seed, device, folder, cache):
     return arch, dirs, tasks, model, heads
 
 
-def _merges(ctx, scorer, config, methods) -> tuple[dict, dict]:
+def _merges(ctx, scorer, config, methods) -> tuple[dict, dict, dict]:
     from neulig.catalogue import merge_method
     from neulig.merging.evaluation import per_input_merge_records, per_task_records
     from neulig.merging.search import merge_with_search
 
-    rows, chosen = {}, {}
+    rows, chosen, entropy = {}, {}, {}
     for method in methods or config["merge"]["methods"]:
+        ctx.diagnostics.clear()
         p = config["merge"].get(method, {})
         if merge_method(method).per_task:  # one model per task (TALL, EMR): no merged state
             records, _ = per_task_records(method, ctx, p, scorer.heads)
@@ -302,12 +324,14 @@ def _merges(ctx, scorer, config, methods) -> tuple[dict, dict]:
             method, ctx, p.get("hparams", {}), p.get("search", {})
         )
         chosen[method] = hparams.get("scaling")
+        if "entropy" in ctx.diagnostics:  # the learned methods' pooled entropy, before/after
+            entropy[method] = {k: round(v, 3) for k, v in ctx.diagnostics["entropy"].items()}
         if merge_method(method).per_input:
             records, _ = per_input_merge_records(method, ctx, merged, scorer.heads)
             rows[method] = {r.task: round(r.accuracy, 2) for r in records}
         else:
             rows[method] = scorer.test(merged)
-    return rows, chosen
+    return rows, chosen, entropy
 
 
 def _neulig(arch, states, cached, scorer, config, seed, device, router) -> dict:
@@ -344,6 +368,8 @@ def run_variant(variant, data, seed, device, progress, cache: Path, methods=()) 
     from neulig.reporting.confidence import confidence_table, misled_tasks
 
     start, folder, config = time.time(), tempfile.mkdtemp(), _config()
+    for method, hparams in variant.get("merge", {}).items():  # a method's recipe, changed
+        config["merge"][method]["hparams"] = {**config["merge"][method]["hparams"], **hparams}
     arch, dirs, tasks, model, heads = _pretrain(variant, data, seed, device, folder, cache)
     scorer = Scorer(model, heads, tasks, device)
     pretrained = {k: v.clone() for k, v in model.visual.state_dict().items()}
@@ -362,7 +388,7 @@ def run_variant(variant, data, seed, device, progress, cache: Path, methods=()) 
     ctx = MergeContext(
         pretrained, experts, arch, dirs, Path(folder) / "heads.safetensors", device, seed
     )
-    merges, chosen = _merges(ctx, scorer, config, methods)
+    merges, chosen, entropy = _merges(ctx, scorer, config, methods)
     rows.update(merges)
     progress(rows)
     states = list(experts.values())
@@ -379,6 +405,7 @@ def run_variant(variant, data, seed, device, progress, cache: Path, methods=()) 
         "average": avg,
         "tau": round(float(kendalltau(ours, list(PAPER.values())).statistic), 3),
         "scaling": chosen,
+        "entropy": entropy,
         "misled": misled_tasks(confidence),
         "confidence": {
             f"{i}<-{e}": v for (i, e), v in confidence.round(3).to_dict("index").items()
