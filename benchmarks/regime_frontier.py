@@ -40,6 +40,8 @@ TINY = {"width": 64, "layers": 2, "patch_size": 4, "head_width": 32, "mlp_ratio"
 SMALL = {"width": 128, "layers": 4, "patch_size": 8, "head_width": 32, "mlp_ratio": 4.0}
 # Twice as wide with a quarter of the tokens (2x2 patches + class): about SMALL's compute.
 WIDE_P16 = {"width": 256, "layers": 4, "patch_size": 16, "head_width": 64, "mlp_ratio": 4.0}
+# Wider and deeper with SMALL's tokens: about 3.4x its compute, the most a CPU row affords.
+DEEP = {"width": 192, "layers": 6, "patch_size": 8, "head_width": 32, "mlp_ratio": 4.0}
 TEXT = {"width": 64, "heads": 2, "layers": 2}
 PRETRAIN = {"steps": 300, "batch_size": 128, "lr": 1e-3, "weight_decay": 0.1, "warmup_steps": 30}
 EXPERT = {
@@ -214,6 +216,9 @@ VARIANTS = [
         embed=256,
         text={"width": 128, "heads": 4, "layers": 2},
     ),
+    # A wider, deeper tower (CPU-sized): is the entropy objective still minimised at wrong
+    # answers once the tower has more room?
+    _paper_router("world-deep-w192-L6-lr1e-3-router-paper", tower=DEEP, embed=192),
     _v("world-smoke", TINY, 64, {"steps": 20, "world": {"n": 600}}, {"steps": 10}),
 ]
 
