@@ -79,6 +79,9 @@ def world(**keys) -> dict:
 # The world's stripes at the gratings task's 15-degree steps (at 30 six of its twelve class
 # names are never a caption).
 WORLD15 = world(stripe_step=15)
+# Twice the pretraining on a pool twice as large.
+LONG = {**world(n=60000), "steps": 5000, "warmup_steps": 250}
+NO_LETTERS = [t for t in TASKS if t != "letters"]
 # The NeuLig paper's router recipe (temperature 1, Adam lr 1e-3, longer), over the default's.
 PAPER_ROUTER = {"temperature": 1.0, "lr": 1e-3, "steps": 600, "eval_every": 50}
 
@@ -176,13 +179,11 @@ VARIANTS = [
     # Without the letters task, the expert every entropy-trained method leans on (it is the
     # most confident on other tasks' inputs, and the one that misleads digits or shapes):
     # on the 2,500- and the 5,000-step CLIP.
-    _paper_router(
-        "world-small-lr1e-3-router-paper-no-letters", tasks=[t for t in TASKS if t != "letters"]
-    ),
+    _paper_router("world-small-lr1e-3-router-paper-no-letters", tasks=NO_LETTERS),
     _paper_router(
         "world-long-small-lr1e-3-router-paper-no-letters",
-        {**world(n=60000), "steps": 5000, "warmup_steps": 250},
-        tasks=[t for t in TASKS if t != "letters"],
+        LONG,
+        tasks=NO_LETTERS,
     ),
     # WeMoE trained ten times longer (the original's 1,000 steps): do its per-input routers
     # then route each task's inputs to that task's expert, as the semi router does without
@@ -191,7 +192,7 @@ VARIANTS = [
         _paper_router(f"{name}-wemoe1000", tasks=tasks, merge={"wemoe": {"steps": 1000}})
         for name, tasks in [
             ("world-small-lr1e-3-router-paper", TASKS),
-            ("world-small-lr1e-3-router-paper-no-letters", [t for t in TASKS if t != "letters"]),
+            ("world-small-lr1e-3-router-paper-no-letters", NO_LETTERS),
         ]
     ),
     # Experts trained past the point where accuracy saturates (the paper's run thousands of
@@ -207,7 +208,7 @@ VARIANTS = [
     # entangled the longer the pretraining; does the miniature's?
     _paper_router(
         "world-long-small-lr1e-3-router-paper",
-        {**world(n=60000), "steps": 5000, "warmup_steps": 250},
+        LONG,
     ),
     # A wider joint space and text tower: the five heads' class embeddings further apart, so
     # that one task's expert is less sure of another task's classes?
